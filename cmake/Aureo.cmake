@@ -1,0 +1,53 @@
+# Helpers shared by every module: one library per folder, tests beside the code.
+
+set(AUREO_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+    -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wconversion
+    -Wsign-conversion -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough)
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # GCC 12 reports false positives from inlined std::variant/optional code.
+  list(APPEND AUREO_WARNINGS -Wno-maybe-uninitialized)
+endif()
+if(AUREO_WERROR)
+  list(APPEND AUREO_WARNINGS -Werror)
+endif()
+
+if(AUREO_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# aureo_library(NAME SOURCES a.cc b.cc DEPS x y [PRIVATE_DEPS z])
+function(aureo_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(aureo_${name} STATIC ${ARG_SOURCES})
+  add_library(aureo::${name} ALIAS aureo_${name})
+  target_include_directories(aureo_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_compile_options(aureo_${name} PRIVATE ${AUREO_WARNINGS})
+  target_link_libraries(aureo_${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# aureo_test(NAME SOURCES a_test.cc DEPS aureo::x [LABELS l])
+function(aureo_test name)
+  if(NOT AUREO_BUILD_TESTS)
+    return()
+  endif()
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_compile_options(${name} PRIVATE ${AUREO_WARNINGS} -Wno-conversion -Wno-sign-conversion)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  add_test(NAME ${name} COMMAND ${name})
+  if(ARG_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  else()
+    set_tests_properties(${name} PROPERTIES LABELS unit)
+  endif()
+endfunction()
+
+# aureo_app(NAME SOURCES main.cc DEPS ...)
+function(aureo_app name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_compile_options(${name} PRIVATE ${AUREO_WARNINGS})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+endfunction()
