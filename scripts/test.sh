@@ -18,5 +18,9 @@ if [[ -z "${AUREO_SKIP_FUZZ:-}" ]] && grep -rq 'aureo_fuzzer(' src 2>/dev/null; 
   cmake --build build-fuzz -j "$jobs" --target fuzzers
 fi
 
-cd build
-ctest --output-on-failure --no-tests=error -j "$jobs" --timeout 900 "$@"
+status=0
+ctest --test-dir build --output-on-failure --no-tests=error -j "$jobs" --timeout 900 "$@" || status=1
+if [[ -d build-fuzz ]]; then
+  ctest --test-dir build-fuzz --output-on-failure --no-tests=error --timeout 300 || status=1
+fi
+exit $status
