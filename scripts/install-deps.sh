@@ -27,6 +27,7 @@ test_packages=(
   curl jq python3 procps psmisc
 )
 
+# --runtime-only: what building and running needs, without test peers and tools.
 want=("${build_packages[@]}" "${runtime_packages[@]}")
 if [[ "${1:-}" != "--runtime-only" ]]; then
   want+=("${test_packages[@]}")

@@ -1,0 +1,64 @@
+// The public REST API (DESIGN.md section 5): auth, the user's own account,
+// node discovery, admin, health and metrics. Handlers depend only on the
+// store interfaces, so the same gateway runs on SQLite and PostgreSQL.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/worker_pool.h"
+#include "crypto/password.h"
+
+namespace aureo::store {
+class Store;
+}
+namespace aureo::http {
+class Router;
+class Metrics;
+class RateLimiter;
+}  // namespace aureo::http
+
+namespace aureo::api {
+
+struct GatewayConfig {
+  std::string jwt_secret;  // >= 32 bytes
+  std::string issuer = "aureo-vpn";
+  std::string audience = "aureo-vpn-api";
+  std::chrono::seconds access_ttl{15 * 60};
+  std::chrono::seconds refresh_ttl{7 * 24 * 3600};
+  crypto::Argon2Params argon2;
+  bool allow_registration = true;
+};
+
+// Token buckets, each keyed by client IP or account. Any may be shared with
+// other gateways (Redis) or local; none may be null.
+struct RateLimiters {
+  http::RateLimiter* per_ip = nullptr;         // every request
+  http::RateLimiter* per_account = nullptr;    // every authenticated request
+  http::RateLimiter* auth_per_ip = nullptr;    // login, register, refresh
+  http::RateLimiter* login_per_account = nullptr;  // login attempts per email
+};
+
+class Gateway {
+ public:
+  // hash_pool runs Argon2id; when its queue is full logins get 503 at once.
+  Gateway(GatewayConfig config, store::Store& store, const core::Clock& clock,
+          const core::Logger& log, http::Metrics& metrics, core::WorkerPool& hash_pool,
+          RateLimiters limiters);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Registers every route. The gateway must outlive the server using them.
+  void addRoutes(http::Router& router);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aureo::api

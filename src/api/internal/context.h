@@ -1,0 +1,85 @@
+// Shared state and helpers of the gateway handlers. Private to src/api.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+
+#include "api/gateway.h"
+#include "api/json_body.h"
+#include "core/result.h"
+#include "crypto/jwt.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace aureo::api {
+
+using boost::asio::awaitable;
+using http::Request;
+using http::Response;
+
+enum class Access { kPublic, kUser, kAdmin };
+
+struct Gateway::Impl {
+  Impl(GatewayConfig c, store::Store& s, const core::Clock& cl, const core::Logger& l,
+       http::Metrics& m, core::WorkerPool& p, RateLimiters r);
+
+  GatewayConfig config;
+  store::Store& store;
+  const core::Clock& clock;
+  const core::Logger& log;
+  http::Metrics& metrics;
+  core::WorkerPool& hash_pool;
+  RateLimiters limiters;
+  crypto::JwtCodec jwt;
+  prometheus::Family<prometheus::Counter>& login_attempts;
+  // Verifying against this when the email is unknown keeps login timing flat.
+  std::string dummy_hash;
+
+  // Wraps a handler with rate limiting and, unless public, bearer-token
+  // authentication (and for admin routes a role check against the database).
+  http::Handler guard(Access access, http::Handler handler);
+
+  void countLogin(const std::string& result);
+  void audit(const Request& req, const std::string& action, const std::string& target_type,
+             const std::string& target_id, const Json& details = Json::object());
+
+  struct TokenPair {
+    std::string access_token;
+    std::string refresh_token;
+    store::RefreshToken row;  // what to store: the refresh token's hash, never the token
+  };
+  // Signs an access token and a refresh token of the given family (a new
+  // family when empty). The caller stores `row` (create, or rotate).
+  TokenPair makeTokens(const store::User& user, std::string family_id) const;
+  Json tokenJson(const TokenPair& tokens) const;
+
+  // Runs Argon2id on the bounded pool.
+  awaitable<core::Result<std::string>> hashOnPool(std::string password);
+  awaitable<core::Result<bool>> verifyOnPool(std::string password, std::string hash);
+
+  void addAuthRoutes(http::Router& r);
+  void addUserRoutes(http::Router& r);
+  void addNodeRoutes(http::Router& r);
+  void addAdminRoutes(http::Router& r);
+  void addSystemRoutes(http::Router& r);
+};
+
+// JSON views of rows. Never include secrets (hashes, private keys).
+Json userJson(const store::User& u);
+Json nodeJson(const store::VpnNode& n, bool admin_view);
+Json sessionJson(const store::Session& s);
+Json auditJson(const store::AuditEntry& a);
+std::string timeString(core::SystemTime t);
+
+// Input rules shared by handlers.
+core::Result<std::string> validEmail(const Json& body, const char* field);
+core::Result<std::string> validUsername(const Json& body, const char* field, bool required);
+core::Result<std::string> validPassword(const Json& body, const char* field);
+bool isTier(const std::string& tier);
+
+}  // namespace aureo::api
