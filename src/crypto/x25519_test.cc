@@ -1,0 +1,1 @@
+#include "crypto/x25519.h"
