@@ -29,6 +29,8 @@ struct JwtClaims {
 // Immutable after construction, so one instance is safe from any thread.
 class JwtCodec {
  public:
+  static constexpr std::chrono::seconds kDefaultLeeway{5};
+
   // secret must be at least 32 bytes, issuer and audience non-empty. Anything
   // else is a configuration error: throws std::invalid_argument (startup only).
   JwtCodec(std::string secret, std::string issuer, std::string audience);
@@ -48,8 +50,7 @@ class JwtCodec {
   // required; NumericDate claims must be JSON integers.
   [[nodiscard]] core::Result<JwtClaims> verify(std::string_view token,
                                                std::string_view expected_typ, core::SystemTime now,
-                                               std::chrono::seconds leeway = std::chrono::seconds{
-                                                   5}) const;
+                                               std::chrono::seconds leeway = kDefaultLeeway) const;
 
  private:
   std::string secret_;
