@@ -7,11 +7,16 @@
 
 namespace aureo::crypto {
 
-std::string base64Encode(std::string_view bytes);               // standard, padded
-std::optional<std::string> base64Decode(std::string_view text);  // strict: rejects bad chars/padding
-std::string base64UrlEncode(std::string_view bytes);             // no padding
+// Standard alphabet, padded. Decoding is strict: bad characters, missing or
+// extra padding and non-zero unused bits are rejected, so each byte string
+// has exactly one accepted encoding.
+std::string base64Encode(std::string_view bytes);
+std::optional<std::string> base64Decode(std::string_view text);
+// URL-safe alphabet, no padding (padding is rejected), equally strict.
+std::string base64UrlEncode(std::string_view bytes);
 std::optional<std::string> base64UrlDecode(std::string_view text);
-std::string hexEncode(std::string_view bytes);
+std::string hexEncode(std::string_view bytes);                // lowercase
+std::optional<std::string> hexDecode(std::string_view text);  // even length, either case
 
 std::string sha256Hex(std::string_view data);
 // HMAC-SHA256 raw bytes.

@@ -16,14 +16,17 @@ struct Argon2Params {
 };
 
 // Returns a PHC string: $argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>.
-// kInvalidArgument for a password over 1024 bytes; kResourceExhausted if the
-// memory cannot be allocated.
+// kInvalidArgument for a password over 1024 bytes or parameters outside
+// p == 1, 1 <= t <= 64, 8 KiB <= m <= 1 GiB; kResourceExhausted if the memory
+// cannot be allocated. CPU-heavy: run it on a bounded pool. Thread-safe.
 core::Result<std::string> hashPassword(std::string_view password, const Argon2Params& params);
 
-// False for a wrong password or a malformed hash; never throws.
+// False for a wrong password or a malformed hash (anything but argon2id v=19,
+// or costs outside the bounds above); never throws. Thread-safe.
 bool verifyPassword(std::string_view password, std::string_view phc);
 
-// True when phc was made with weaker parameters than params.
+// True when phc was made with weaker parameters than params (lower m or t),
+// or is not a well-formed argon2id v=19 hash. Stronger hashes are kept.
 bool needsRehash(std::string_view phc, const Argon2Params& params);
 
 }  // namespace aureo::crypto

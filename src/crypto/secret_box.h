@@ -19,6 +19,7 @@ std::string generateMasterKeyBase64();
 // Output: base64(nonce || ciphertext || tag). Associated data binds the
 // ciphertext to its row (e.g. "node:<id>") so it cannot be moved.
 std::string seal(const MasterKey& key, std::string_view plaintext, std::string_view associated);
-core::Result<std::string> open(const MasterKey& key, std::string_view sealed, std::string_view associated);
+core::Result<std::string> open(const MasterKey& key, std::string_view sealed,
+                               std::string_view associated);
 
 }  // namespace aureo::crypto
