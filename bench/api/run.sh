@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/api: wrk against authenticated GET /api/v1/nodes (64 connections, 100
+# nodes in the database) on aureo-gateway, next to a Go net/http reference doing
+# the same work, in the same run. Then the same route while a login burst runs.
+# Prints throughput, p50/p99 and the ratio. Not a test: never fails on speed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+work=$(mktemp -d /tmp/aureo-bench-api.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target aureo-gateway >/dev/null
+(cd bench/api/reference && GOFLAGS=-mod=mod GOCACHE=$work/gocache go build -o "$work/reference" main.go)
+
+secret=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n' | head -c 48)
+cat > "$work/gw.toml" <<TOML
+data_dir = "$work"
+[database]
+url = "sqlite:$work/aureo.db"
+[auth]
+jwt_secret = "$secret"
+[admin]
+email = "admin@bench.test"
+[ratelimit]
+ip_rate = 1000000
+ip_burst = 1000000
+account_rate = 1000000
+account_burst = 1000000
+auth_per_minute = 1000000
+auth_burst = 1000000
+login_per_minute = 1000000
+TOML
+./build/bin/aureo-gateway --config "$work/gw.toml" --listen 127.0.0.1:18080 >"$work/gw.out" 2>"$work/gw.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "Aureo VPN API" "$work/gw.out" 2>/dev/null && break; sleep 0.2; done
+admin_pw=$(sed -n 's/.*password: \(\S*\).*/\1/p' "$work/gw.out")
+url=http://127.0.0.1:18080
+token=$(curl -sf $url/api/v1/auth/login -d "{\"email\":\"admin@bench.test\",\"password\":\"$admin_pw\"}" | jq -r .access_token)
+for i in $(seq 1 100); do
+  curl -sf $url/api/v1/admin/nodes -H "Authorization: Bearer $token" \
+    -d "{\"name\":\"node-$i\",\"public_ip\":\"198.51.100.$i\",\"country\":\"DE\",\"city\":\"Frankfurt\",\"protocols\":[\"wireguard\",\"openvpn\"]}" >/dev/null
+done
+curl -sf $url/api/v1/auth/register -d '{"email":"bench@bench.test","username":"bench","password":"bench password"}' >/dev/null
+utoken=$(curl -sf $url/api/v1/auth/login -d '{"email":"bench@bench.test","password":"bench password"}' | jq -r .access_token)
+curl -sf $url/api/v1/nodes -H "Authorization: Bearer $utoken" > "$work/nodes.json"
+test "$(jq .total "$work/nodes.json")" = 100
+
+"$work/reference" --listen 127.0.0.1:18081 --secret "$secret" --nodes "$work/nodes.json" 2>"$work/ref.log" &
+pids+=($!)
+sleep 0.5
+
+run_wrk() {  # url -> "rps p50_ms p99_ms"
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "Authorization: Bearer $utoken" "$1" > "$work/wrk.out"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+  p50=$(awk '$1=="50%" {print $2}' "$work/wrk.out")
+  p99=$(awk '$1=="99%" {print $2}' "$work/wrk.out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$work/wrk.out")
+  echo "$rps $p50 $p99 ${non2xx:-0}"
+}
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v/1000; else if (v ~ /ms$/) printf "%.3f", v+0; else printf "%.3f", v*1000 }'; }
+
+read -r a_rps a_p50 a_p99 a_err < <(run_wrk "$url/api/v1/nodes")
+read -r g_rps g_p50 g_p99 g_err < <(run_wrk "http://127.0.0.1:18081/api/v1/nodes")
+
+# A login burst on the side: argon2id logins from 32 connections while the node list is measured.
+cat > "$work/login.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"email":"bench@bench.test","password":"bench password"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+wrk -t1 -c32 -d"$((DURATION + 2))s" -s "$work/login.lua" "$url/api/v1/auth/login" > "$work/login.out" &
+burst=$!
+sleep 1
+read -r b_rps b_p50 b_p99 b_err < <(run_wrk "$url/api/v1/nodes")
+wait $burst || true
+logins=$(awk '/Requests\/sec/ {print $2}' "$work/login.out")
+
+ratio=$(awk -v a="$a_rps" -v g="$g_rps" 'BEGIN { printf "%.2f", a/g }')
+echo "bench/api  GET /api/v1/nodes (100 nodes, HS256 per request), $CONNS connections, ${DURATION}s, $(nproc) cores"
+printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "aureo-gateway (SQLite)" "$a_rps" "$(to_ms $a_p50)" "$(to_ms $a_p99)" "$a_err"
+printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "Go net/http reference" "$g_rps" "$(to_ms $g_p50)" "$(to_ms $g_p99)" "$g_err"
+echo "  ratio aureo/reference: ${ratio}x (target >= 1.5x, p99 < 5 ms)"
+printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  (logins/s alongside: %s; target p99 < 50 ms)\n" \
+  "during login burst" "$b_rps" "$(to_ms $b_p50)" "$(to_ms $b_p99)" "$logins"
