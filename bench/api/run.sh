@@ -14,7 +14,7 @@ trap cleanup EXIT
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target aureo-gateway >/dev/null
-(cd bench/api/reference && GOFLAGS=-mod=mod GOCACHE=$work/gocache go build -o "$work/reference" main.go)
+(cd bench/api/reference && GOCACHE=$work/gocache go build -o "$work/reference" main.go)
 
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n' | head -c 48)
 cat > "$work/gw.toml" <<TOML
