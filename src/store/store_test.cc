@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "store/internal/dialect.h"
 #include "store/internal/migrations.h"
 
 namespace aureo::store {
@@ -1151,6 +1152,24 @@ TEST(SqliteStoreTest, FileIsInWalModeAndPassesIntegrityCheckAfterReopen) {
   sql << "PRAGMA integrity_check", soci::into(integrity);
   EXPECT_EQ(mode, "wal");
   EXPECT_EQ(integrity, "ok");
+}
+
+TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
+  SqliteTestDatabase db;
+  ASSERT_TRUE(db.open({}).ok());  // creates the file and directory
+  soci::session sql(soci::sqlite3, "db=\"" + db.path() + "\"");
+  internal::Dialect(internal::DialectKind::kSqlite)
+      .configureConnection(sql, std::chrono::milliseconds(4321));
+  int synchronous = -1, foreign_keys = -1, busy_timeout = -1;
+  std::string mode;
+  sql << "PRAGMA synchronous", soci::into(synchronous);
+  sql << "PRAGMA foreign_keys", soci::into(foreign_keys);
+  sql << "PRAGMA busy_timeout", soci::into(busy_timeout);
+  sql << "PRAGMA journal_mode", soci::into(mode);
+  EXPECT_EQ(synchronous, 2);  // FULL
+  EXPECT_EQ(foreign_keys, 1);
+  EXPECT_EQ(busy_timeout, 4321);
+  EXPECT_EQ(mode, "wal");
 }
 
 TEST(SqliteStoreTest, UrlsOtherThanSqliteFilesAreRefusedClearly) {

@@ -68,7 +68,7 @@ std::string_view Dialect::beginWrite() const {
 
 std::string_view Dialect::beginRead() const {
   return kind_ == DialectKind::kSqlite ? "BEGIN"
-                                       : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+                                       : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 }
 
 std::string_view Dialect::forUpdate() const {
