@@ -1,0 +1,169 @@
+// The connection pool and the few helpers every repository uses: running a
+// statement with error mapping and timing, transactions, and queries built
+// from optional filters with every value bound.
+#pragma once
+
+#include <soci/soci.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "store/internal/dialect.h"
+#include "store/store.h"
+
+namespace aureo::store::internal {
+
+// Times are stored as BIGINT unix milliseconds (see migrations.cc).
+int64_t toMillis(SystemTime t);
+SystemTime fromMillis(int64_t ms);
+
+// A nullable BIGINT time column, bound or fetched with an indicator.
+struct NullableMillis {
+  long long value = 0;
+  soci::indicator ind = soci::i_null;
+
+  NullableMillis() = default;
+  explicit NullableMillis(const std::optional<SystemTime>& t);
+  [[nodiscard]] std::optional<SystemTime> get() const;
+};
+
+// A nullable TEXT column.
+struct NullableText {
+  std::string value;
+  soci::indicator ind = soci::i_null;
+
+  NullableText() = default;
+  explicit NullableText(const std::optional<std::string>& s);
+  [[nodiscard]] std::optional<std::string> get() const;
+};
+
+// Escapes LIKE wildcards so the text matches literally under ESCAPE '\'.
+std::string escapeLike(std::string_view text);
+std::string asciiLower(std::string_view text);
+std::string asciiUpper(std::string_view text);
+
+// Pages longer than this are cut to it, so one call cannot read a whole table.
+constexpr int64_t kMaxPageLimit = 1000;
+
+// kInvalidArgument for a non-positive limit or a negative offset; otherwise
+// the page with its limit capped at kMaxPageLimit.
+core::Result<Page> checkPage(const Page& page);
+
+// Joins and splits the comma-separated TEXT lists (vpn_nodes.protocols).
+std::string joinList(const std::vector<std::string>& items);
+std::vector<std::string> splitList(std::string_view text);
+
+class Db {
+ public:
+  Db(std::unique_ptr<soci::connection_pool> pool, Dialect dialect, QueryObserver observer)
+      : pool_(std::move(pool)), dialect_(dialect), observer_(std::move(observer)) {}
+
+  [[nodiscard]] const Dialect& dialect() const { return dialect_; }
+
+  // Runs fn(soci::session&) on a pooled connection. fn returns a Result or
+  // Status; any exception becomes an Error per store.h. The observer hears
+  // the op name, the time taken and whether the database reported an error
+  // (a kNotFound the repository decides on is not a database error).
+  template <typename Fn>
+  auto run(std::string_view op, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
+    using R = decltype(fn(std::declval<soci::session&>()));
+    const auto start = std::chrono::steady_clock::now();
+    bool db_ok = true;
+    R result = [&]() -> R {
+      try {
+        soci::session sql(*pool_);
+        return fn(sql);
+      } catch (const std::exception& e) {
+        db_ok = false;
+        return dialect_.mapError(e);
+      }
+    }();
+    if (observer_) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      observer_(op, took.count(), db_ok);
+    }
+    return result;
+  }
+
+ private:
+  std::unique_ptr<soci::connection_pool> pool_;
+  Dialect dialect_;
+  QueryObserver observer_;
+};
+
+// Rolls back unless commit() ran. A failed rollback (the connection is gone)
+// is swallowed: the error that caused it is already on its way out.
+class Transaction {
+ public:
+  Transaction(soci::session& sql, std::string_view begin);
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction();
+  void commit();
+
+ private:
+  soci::session& sql_;
+  bool open_ = true;
+};
+
+// SQL text grown from optional filters. Values are kept here, at stable
+// addresses, and bound by name; the text never contains a value.
+class Query {
+ public:
+  explicit Query(std::string text) : text_(std::move(text)) {}
+
+  // Adds a condition, with WHERE before the first one and AND between them.
+  Query& where(std::string_view condition);
+  Query& append(std::string_view text);
+  Query& bindText(std::string name, std::string value);
+  Query& bindInt(std::string name, long long value);
+  Query& bindReal(std::string name, double value);
+  Query& bindTime(std::string name, SystemTime value);  // as unix milliseconds
+  Query& bindOptText(std::string name, const std::optional<std::string>& value);
+  Query& bindOptTime(std::string name, const std::optional<SystemTime>& value);
+
+  [[nodiscard]] const std::string& text() const { return text_; }
+  // Binds every stored value to st. The Query must outlive st.
+  void bindTo(soci::statement& st);
+
+ private:
+  std::string text_;
+  bool has_where_ = false;
+  std::deque<std::pair<std::string, std::string>> strings_;
+  std::deque<std::pair<std::string, long long>> ints_;
+  std::deque<std::pair<std::string, double>> reals_;
+  std::deque<std::pair<std::string, NullableText>> opt_texts_;
+  std::deque<std::pair<std::string, NullableMillis>> opt_times_;
+};
+
+// Prepares q on sql with row's into() targets and calls on_row after each
+// fetched row. Row needs `void into(soci::statement&)`.
+template <typename Row, typename OnRow>
+void forEachRow(soci::session& sql, Query& q, Row& row, OnRow&& on_row) {
+  soci::statement st(sql);
+  row.into(st);
+  q.bindTo(st);
+  st.alloc();
+  st.prepare(q.text());
+  st.define_and_bind();
+  st.execute(false);
+  while (st.fetch()) on_row();
+}
+
+// Runs a statement without results; returns the number of rows it touched.
+long long execute(soci::session& sql, Query& q);
+
+// Runs a query returning one BIGINT (COUNT(*) and the like).
+long long queryCount(soci::session& sql, Query& q);
+
+}  // namespace aureo::store::internal

@@ -1,0 +1,219 @@
+// NodeRepository over SOCI. protocols is a comma-separated list; filtering by
+// one protocol matches a whole item of that list.
+#include <soci/soci.h>
+
+#include "store/internal/db.h"
+#include "store/internal/repositories.h"
+
+namespace aureo::store::internal {
+namespace {
+
+constexpr std::string_view kNodeColumns =
+    "id, name, hostname, public_ip, country, city, status, protocols, max_connections, "
+    "current_connections, load_score, cpu_usage, bytes_sent, bytes_received, wg_public_key, "
+    "wg_port, openvpn_port, tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers, last_heartbeat, "
+    "created_at, updated_at";
+
+struct NodeRow {
+  std::string id, name, hostname, public_ip, country, city, status, protocols;
+  long long max_connections = 0, current_connections = 0;
+  double load_score = 0, cpu_usage = 0;
+  long long bytes_sent = 0, bytes_received = 0;
+  std::string wg_public_key;
+  long long wg_port = 0, openvpn_port = 0;
+  std::string tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers;
+  NullableMillis last_heartbeat;
+  long long created_at = 0, updated_at = 0;
+
+  void into(soci::statement& st) {
+    for (std::string* s :
+         {&id, &name, &hostname, &public_ip, &country, &city, &status, &protocols}) {
+      st.exchange(soci::into(*s));
+    }
+    st.exchange(soci::into(max_connections));
+    st.exchange(soci::into(current_connections));
+    st.exchange(soci::into(load_score));
+    st.exchange(soci::into(cpu_usage));
+    st.exchange(soci::into(bytes_sent));
+    st.exchange(soci::into(bytes_received));
+    st.exchange(soci::into(wg_public_key));
+    st.exchange(soci::into(wg_port));
+    st.exchange(soci::into(openvpn_port));
+    st.exchange(soci::into(tunnel_ipv4_cidr));
+    st.exchange(soci::into(tunnel_ipv6_cidr));
+    st.exchange(soci::into(dns_servers));
+    st.exchange(soci::into(last_heartbeat.value, last_heartbeat.ind));
+    st.exchange(soci::into(created_at));
+    st.exchange(soci::into(updated_at));
+  }
+
+  [[nodiscard]] VpnNode toModel() const {
+    VpnNode n;
+    n.id = id;
+    n.name = name;
+    n.hostname = hostname;
+    n.public_ip = public_ip;
+    n.country = country;
+    n.city = city;
+    n.status = status;
+    n.protocols = splitList(protocols);
+    n.max_connections = max_connections;
+    n.current_connections = current_connections;
+    n.load_score = load_score;
+    n.cpu_usage = cpu_usage;
+    n.bytes_sent = bytes_sent;
+    n.bytes_received = bytes_received;
+    n.wg_public_key = wg_public_key;
+    n.wg_port = wg_port;
+    n.openvpn_port = openvpn_port;
+    n.tunnel_ipv4_cidr = tunnel_ipv4_cidr;
+    n.tunnel_ipv6_cidr = tunnel_ipv6_cidr;
+    n.dns_servers = dns_servers;
+    n.last_heartbeat = last_heartbeat.get();
+    n.created_at = fromMillis(created_at);
+    n.updated_at = fromMillis(updated_at);
+    return n;
+  }
+};
+
+// Binds every column a write sets; create adds id and created_at.
+void bindMutable(Query& q, const VpnNode& n) {
+  q.bindText("name", n.name)
+      .bindText("hostname", n.hostname)
+      .bindText("public_ip", n.public_ip)
+      .bindText("country", asciiUpper(n.country))
+      .bindText("city", n.city)
+      .bindText("status", n.status)
+      .bindText("protocols", joinList(n.protocols))
+      .bindInt("max_connections", n.max_connections)
+      .bindInt("current_connections", n.current_connections)
+      .bindReal("load_score", n.load_score)
+      .bindReal("cpu_usage", n.cpu_usage)
+      .bindInt("bytes_sent", n.bytes_sent)
+      .bindInt("bytes_received", n.bytes_received)
+      .bindText("wg_public_key", n.wg_public_key)
+      .bindInt("wg_port", n.wg_port)
+      .bindInt("openvpn_port", n.openvpn_port)
+      .bindText("tunnel_ipv4_cidr", n.tunnel_ipv4_cidr)
+      .bindText("tunnel_ipv6_cidr", n.tunnel_ipv6_cidr)
+      .bindText("dns_servers", n.dns_servers)
+      .bindOptTime("last_heartbeat", n.last_heartbeat)
+      .bindTime("updated_at", n.updated_at);
+}
+
+class SqlNodeRepository final : public NodeRepository {
+ public:
+  explicit SqlNodeRepository(Db& db) : db_(db) {}
+
+  Status create(const VpnNode& node) override {
+    return db_.run("nodes.create", [&](soci::session& sql) -> Status {
+      Query q("INSERT INTO vpn_nodes (" + std::string(kNodeColumns) +
+              ") VALUES (:id, :name, :hostname, :public_ip, :country, :city, :status, "
+              ":protocols, :max_connections, :current_connections, :load_score, :cpu_usage, "
+              ":bytes_sent, :bytes_received, :wg_public_key, :wg_port, :openvpn_port, "
+              ":tunnel_ipv4_cidr, :tunnel_ipv6_cidr, :dns_servers, :last_heartbeat, "
+              ":created_at, :updated_at)");
+      q.bindText("id", node.id).bindTime("created_at", node.created_at);
+      bindMutable(q, node);
+      execute(sql, q);
+      return core::okStatus();
+    });
+  }
+
+  Result<VpnNode> get(const std::string& id) override {
+    return db_.run("nodes.get", [&](soci::session& sql) -> Result<VpnNode> {
+      Query q(selectNodes());
+      q.where("id = :id").bindText("id", id);
+      NodeRow row;
+      std::optional<VpnNode> found;
+      forEachRow(sql, q, row, [&] { found = row.toModel(); });
+      if (!found) return core::notFound("node not found");
+      return *std::move(found);
+    });
+  }
+
+  Result<std::vector<VpnNode>> list(const NodeFilter& filter) override {
+    return db_.run("nodes.list", [&](soci::session& sql) -> Result<std::vector<VpnNode>> {
+      Query q(selectNodes());
+      if (!filter.country.empty()) {
+        q.where("country = :country").bindText("country", asciiUpper(filter.country));
+      }
+      if (!filter.city.empty()) q.where("city = :city").bindText("city", filter.city);
+      if (!filter.status.empty()) q.where("status = :status").bindText("status", filter.status);
+      if (!filter.protocol.empty()) {
+        q.where("(',' || protocols || ',') LIKE :protocol ESCAPE '\\'")
+            .bindText("protocol", "%," + escapeLike(filter.protocol) + ",%");
+      }
+      q.append(" ORDER BY name");
+      std::vector<VpnNode> out;
+      NodeRow row;
+      forEachRow(sql, q, row, [&] { out.push_back(row.toModel()); });
+      return out;
+    });
+  }
+
+  Status update(const VpnNode& node) override {
+    return db_.run("nodes.update", [&](soci::session& sql) -> Status {
+      Query q(
+          "UPDATE vpn_nodes SET name = :name, hostname = :hostname, public_ip = :public_ip, "
+          "country = :country, city = :city, status = :status, protocols = :protocols, "
+          "max_connections = :max_connections, current_connections = :current_connections, "
+          "load_score = :load_score, cpu_usage = :cpu_usage, bytes_sent = :bytes_sent, "
+          "bytes_received = :bytes_received, wg_public_key = :wg_public_key, wg_port = "
+          ":wg_port, openvpn_port = :openvpn_port, tunnel_ipv4_cidr = :tunnel_ipv4_cidr, "
+          "tunnel_ipv6_cidr = :tunnel_ipv6_cidr, dns_servers = :dns_servers, last_heartbeat = "
+          ":last_heartbeat, updated_at = :updated_at WHERE id = :id");
+      bindMutable(q, node);
+      q.bindText("id", node.id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      return core::okStatus();
+    });
+  }
+
+  // Refuses while sessions on the node are open (drain it first); otherwise
+  // removes the node with its closed sessions, allocations and credentials.
+  Status erase(const std::string& id) override {
+    return db_.run("nodes.erase", [&](soci::session& sql) -> Status {
+      Transaction tx(sql, db_.dialect().beginWrite());
+      Query open_sessions(
+          "SELECT COUNT(*) FROM sessions WHERE node_id = :id AND status IN ('pending', "
+          "'connected')");
+      open_sessions.bindText("id", id);
+      if (queryCount(sql, open_sessions) > 0) {
+        return core::failedPrecondition("node has open sessions; drain it before deleting");
+      }
+      static constexpr std::string_view kOwned[] = {
+          "DELETE FROM ip_allocations WHERE node_id = :id",
+          "DELETE FROM ip_allocations WHERE session_id IN (SELECT id FROM sessions WHERE "
+          "node_id = :id)",
+          "DELETE FROM node_credentials WHERE node_id = :id",
+          "DELETE FROM sessions WHERE node_id = :id",
+      };
+      for (std::string_view statement : kOwned) {
+        Query q{std::string(statement)};
+        q.bindText("id", id);
+        execute(sql, q);
+      }
+      Query node("DELETE FROM vpn_nodes WHERE id = :id");
+      node.bindText("id", id);
+      if (execute(sql, node) == 0) return core::notFound("node not found");
+      tx.commit();
+      return core::okStatus();
+    });
+  }
+
+ private:
+  static std::string selectNodes() {
+    return "SELECT " + std::string(kNodeColumns) + " FROM vpn_nodes";
+  }
+
+  Db& db_;
+};
+
+}  // namespace
+
+std::unique_ptr<NodeRepository> makeNodeRepository(Db& db) {
+  return std::make_unique<SqlNodeRepository>(db);
+}
+
+}  // namespace aureo::store::internal

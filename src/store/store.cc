@@ -1,0 +1,141 @@
+// openStore: parses the URL, opens the connection pool, configures each
+// connection for its dialect, applies migrations and wires the repositories.
+#include "store/store.h"
+
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "store/internal/db.h"
+#include "store/internal/dialect.h"
+#include "store/internal/migrations.h"
+#include "store/internal/repositories.h"
+
+namespace aureo::store {
+namespace {
+
+using internal::Db;
+using internal::Dialect;
+using internal::DialectKind;
+
+class SqlStore final : public Store {
+ public:
+  explicit SqlStore(std::unique_ptr<Db> db)
+      : db_(std::move(db)),
+        users_(internal::makeUserRepository(*db_)),
+        nodes_(internal::makeNodeRepository(*db_)),
+        sessions_(internal::makeSessionRepository(*db_)),
+        refresh_tokens_(internal::makeRefreshTokenRepository(*db_)),
+        audit_(internal::makeAuditRepository(*db_)),
+        stats_(internal::makeStatsRepository(*db_)) {}
+
+  UserRepository& users() override { return *users_; }
+  NodeRepository& nodes() override { return *nodes_; }
+  SessionRepository& sessions() override { return *sessions_; }
+  RefreshTokenRepository& refreshTokens() override { return *refresh_tokens_; }
+  AuditRepository& audit() override { return *audit_; }
+  StatsRepository& stats() override { return *stats_; }
+
+  Status ping() override {
+    return db_->run("store.ping", [](soci::session& sql) -> Status {
+      int one = 0;
+      sql << "SELECT 1", soci::into(one);
+      if (one != 1) return core::internalError("SELECT 1 returned " + std::to_string(one));
+      return core::okStatus();
+    });
+  }
+
+  Result<std::vector<int64_t>> appliedMigrations() override {
+    return db_->run("store.applied_migrations",
+                    [](soci::session& sql) -> Result<std::vector<int64_t>> {
+                      std::vector<int64_t> out;
+                      long long version = 0;
+                      soci::statement st =
+                          (sql.prepare << "SELECT version FROM schema_migrations ORDER BY version",
+                           soci::into(version));
+                      st.execute(false);
+                      while (st.fetch()) out.push_back(version);
+                      return out;
+                    });
+  }
+
+ private:
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<UserRepository> users_;
+  std::unique_ptr<NodeRepository> nodes_;
+  std::unique_ptr<SessionRepository> sessions_;
+  std::unique_ptr<RefreshTokenRepository> refresh_tokens_;
+  std::unique_ptr<AuditRepository> audit_;
+  std::unique_ptr<StatsRepository> stats_;
+};
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+Result<std::unique_ptr<Store>> openSqlite(std::string path, const StoreOptions& options) {
+  if (startsWith(path, "//")) path.erase(0, 2);  // sqlite:///abs/path
+  if (path.empty()) return core::invalidArgument("sqlite URL has no file path", "url");
+  if (path == ":memory:") {
+    // Each pooled connection would get its own empty database.
+    return core::invalidArgument("in-memory SQLite is not supported; use a file", "url");
+  }
+  if (path.find('"') != std::string::npos) {
+    return core::invalidArgument("sqlite file path must not contain '\"'", "url");
+  }
+  const std::filesystem::path file(path);
+  if (file.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) {
+      return core::unavailable("cannot create directory " + file.parent_path().string() + ": " +
+                               ec.message());
+    }
+  }
+
+  const Dialect dialect(DialectKind::kSqlite);
+  const auto size = static_cast<size_t>(options.pool_size);
+  auto pool = std::make_unique<soci::connection_pool>(size);
+  try {
+    for (size_t i = 0; i < size; ++i) {
+      soci::session& sql = pool->at(i);
+      sql.open(soci::sqlite3, "db=\"" + path + "\"");
+      dialect.configureConnection(sql, options.busy_timeout);
+    }
+  } catch (const std::exception& e) {
+    core::Error error = dialect.mapError(e);
+    error.message = "cannot open " + path + ": " + error.message;
+    return error;
+  }
+  auto db = std::make_unique<Db>(std::move(pool), dialect, options.observer);
+  const auto now_ms = internal::toMillis(std::chrono::system_clock::now());
+  AUREO_RETURN_IF_ERROR(db->run("store.migrate", [&](soci::session& sql) {
+    return internal::applyMigrations(sql, dialect, now_ms);
+  }));
+  return std::unique_ptr<Store>(std::make_unique<SqlStore>(std::move(db)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openStore(const StoreOptions& options) {
+  if (options.pool_size < 1) {
+    return core::invalidArgument("pool_size must be at least 1", "pool_size");
+  }
+  if (options.busy_timeout.count() < 0) {
+    return core::invalidArgument("busy_timeout must not be negative", "busy_timeout");
+  }
+  const std::string_view url = options.url;
+  if (startsWith(url, "sqlite:")) {
+    return openSqlite(std::string(url.substr(7)), options);
+  }
+  if (startsWith(url, "postgres://") || startsWith(url, "postgresql://")) {
+    return core::Error{core::Code::kUnimplemented,
+                       "PostgreSQL support is not built yet (issue #7); use a sqlite: URL",
+                       {}};
+  }
+  return core::invalidArgument("unsupported database URL; expected sqlite:/path/to/file.db", "url");
+}
+
+}  // namespace aureo::store

@@ -1,0 +1,1204 @@
+// The store contract: every behaviour callers may rely on, written once and
+// run against each backend. A backend joins by adding a TestDatabase
+// implementation and an entry to INSTANTIATE_TEST_SUITE_P at the bottom
+// (PostgreSQL arrives with issue #7).
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <latch>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "store/internal/dialect.h"
+#include "store/internal/migrations.h"
+
+namespace aureo::store {
+namespace {
+
+using core::Code;
+
+SystemTime at(int64_t ms) {
+  return SystemTime{std::chrono::milliseconds{ms}};
+}
+
+constexpr int64_t kT0 = 1'700'000'000'000;  // ms; every time in these tests is whole ms
+
+// One database for one test: opened, closed and reopened through the public
+// API, plus raw SQL for what the interfaces do not expose (tables without a
+// repository yet, counting rows). Raw SQL here carries only literals the
+// test wrote.
+class TestDatabase {
+ public:
+  virtual ~TestDatabase() = default;
+  virtual Result<std::unique_ptr<Store>> open(QueryObserver observer = {}) = 0;
+  virtual void exec(const std::string& sql) = 0;
+  virtual int64_t queryInt(const std::string& sql) = 0;
+};
+
+class SqliteTestDatabase final : public TestDatabase {
+ public:
+  SqliteTestDatabase() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "aureo_store_XXXXXX").string();
+    if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    // A missing parent directory: openStore has to create it.
+    path_ = (dir_ / "nested" / "aureo.db").string();
+  }
+  ~SqliteTestDatabase() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  Result<std::unique_ptr<Store>> open(QueryObserver observer) override {
+    StoreOptions options;
+    options.url = "sqlite:" + path_;
+    options.pool_size = 8;
+    options.busy_timeout = std::chrono::seconds(30);  // the machine is shared and noisy
+    options.observer = std::move(observer);
+    return openStore(options);
+  }
+
+  void exec(const std::string& sql) override {
+    soci::session session(soci::sqlite3, "db=\"" + path_ + "\" timeout=30");
+    session << "PRAGMA foreign_keys = ON";
+    session << sql;
+  }
+
+  int64_t queryInt(const std::string& sql) override {
+    soci::session session(soci::sqlite3, "db=\"" + path_ + "\" timeout=30");
+    long long v = 0;
+    session << sql, soci::into(v);
+    return v;
+  }
+
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+struct Backend {
+  std::string name;
+  std::function<std::unique_ptr<TestDatabase>()> make;
+};
+
+void PrintTo(const Backend& backend, std::ostream* os) {
+  *os << backend.name;
+}
+
+User makeUser(const std::string& tag, int64_t ms = kT0) {
+  User u;
+  u.id = "user-" + tag;
+  u.email = tag + "@example.com";
+  u.username = tag;
+  u.password_hash = "$argon2id$v=19$m=65536,t=3,p=4$salt$" + tag;
+  u.created_at = at(ms);
+  u.updated_at = at(ms);
+  return u;
+}
+
+VpnNode makeNode(const std::string& tag, const std::string& country = "DE",
+                 const std::string& city = "Berlin") {
+  VpnNode n;
+  n.id = "node-" + tag;
+  n.name = tag;
+  n.hostname = tag + ".vpn.example.com";
+  n.public_ip = "203.0.113.10";
+  n.country = country;
+  n.city = city;
+  n.status = "online";
+  n.created_at = at(kT0);
+  n.updated_at = at(kT0);
+  return n;
+}
+
+Session makeSession(const std::string& tag, const std::string& user_id, const std::string& node_id,
+                    const std::string& tunnel_ip, int64_t ms = kT0) {
+  Session s;
+  s.id = "session-" + tag;
+  s.user_id = user_id;
+  s.node_id = node_id;
+  s.tunnel_ip = tunnel_ip;
+  s.client_public_key = "pubkey-" + tag;
+  s.client_ip = "198.51.100.7";
+  s.created_at = at(ms);
+  return s;
+}
+
+RefreshToken makeToken(const std::string& tag, const std::string& user_id,
+                       const std::string& family, int64_t expires_ms = kT0 + 7 * 86'400'000) {
+  RefreshToken t;
+  t.id = "jti-" + tag;
+  t.user_id = user_id;
+  t.family_id = family;
+  t.token_hash = "hash-" + tag;
+  t.created_at = at(kT0);
+  t.expires_at = at(expires_ms);
+  return t;
+}
+
+class StoreContractTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    db_ = GetParam().make();
+    auto opened = db_->open();
+    ASSERT_TRUE(opened.ok()) << opened.error().toString();
+    store_ = std::move(opened).value();
+  }
+
+  void TearDown() override {
+    store_.reset();
+    db_.reset();
+  }
+
+  void reopen(QueryObserver observer = {}) {
+    store_.reset();
+    auto opened = db_->open(std::move(observer));
+    ASSERT_TRUE(opened.ok()) << opened.error().toString();
+    store_ = std::move(opened).value();
+  }
+
+  void addUser(const User& u) { ASSERT_TRUE(store_->users().create(u).ok()); }
+  void addNode(const VpnNode& n) { ASSERT_TRUE(store_->nodes().create(n).ok()); }
+  void addSession(const Session& s) {
+    auto status = store_->sessions().create(s);
+    ASSERT_TRUE(status.ok()) << status.error().toString();
+  }
+
+  std::vector<std::string> searchUsernames(const std::string& search) {
+    UserFilter filter;
+    filter.search = search;
+    auto page = store_->users().list(filter, Page{100, 0});
+    EXPECT_TRUE(page.ok());
+    std::vector<std::string> names;
+    if (!page.ok()) return names;
+    for (const User& u : page->items) names.push_back(u.username);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::unique_ptr<TestDatabase> db_;
+  std::unique_ptr<Store> store_;
+};
+
+// ---------------------------------------------------------------- users
+
+TEST_P(StoreContractTest, UserCreateThenGetReturnsEveryField) {
+  User u = makeUser("alice");
+  u.subscription_tier = "premium";
+  u.role = "admin";
+  u.is_active = false;
+  u.updated_at = at(kT0 + 5);
+  addUser(u);
+
+  auto got = store_->users().get(u.id);
+  ASSERT_TRUE(got.ok()) << got.error().toString();
+  EXPECT_EQ(got->id, u.id);
+  EXPECT_EQ(got->email, "alice@example.com");
+  EXPECT_EQ(got->username, "alice");
+  EXPECT_EQ(got->password_hash, u.password_hash);
+  EXPECT_EQ(got->subscription_tier, "premium");
+  EXPECT_EQ(got->role, "admin");
+  EXPECT_FALSE(got->is_active);
+  EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_EQ(got->updated_at, at(kT0 + 5));
+}
+
+TEST_P(StoreContractTest, UserGetOfUnknownIdIsNotFound) {
+  EXPECT_EQ(store_->users().get("no-such-id").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->users().getByEmail("nobody@example.com").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, UserEmailIsStoredLowerCasedAndLookedUpIgnoringCase) {
+  User u = makeUser("bob");
+  u.email = "Bob.Smith@Example.COM";
+  addUser(u);
+  for (const char* email :
+       {"bob.smith@example.com", "BOB.SMITH@EXAMPLE.COM", "bOb.SmItH@eXaMpLe.CoM"}) {
+    auto got = store_->users().getByEmail(email);
+    ASSERT_TRUE(got.ok()) << email;
+    EXPECT_EQ(got->id, u.id);
+    EXPECT_EQ(got->email, "bob.smith@example.com");
+  }
+}
+
+TEST_P(StoreContractTest, UserCreateClashesOnEmailIgnoringCaseOnUsernameAndOnId) {
+  addUser(makeUser("carol"));
+
+  User same_email_other_case = makeUser("carol2");
+  same_email_other_case.email = "CAROL@Example.com";
+  EXPECT_EQ(store_->users().create(same_email_other_case).error().code, Code::kAlreadyExists);
+
+  User same_username = makeUser("carol3");
+  same_username.username = "carol";
+  EXPECT_EQ(store_->users().create(same_username).error().code, Code::kAlreadyExists);
+
+  User same_id = makeUser("carol4");
+  same_id.id = "user-carol";
+  EXPECT_EQ(store_->users().create(same_id).error().code, Code::kAlreadyExists);
+
+  EXPECT_EQ(*store_->users().count(), 1);
+}
+
+TEST_P(StoreContractTest, UserErrorMessagesDoNotCarryBoundValues) {
+  User first = makeUser("dave");
+  addUser(first);
+  User clash = makeUser("dave2");
+  clash.email = first.email;
+  clash.password_hash = "$argon2id$SECRET-HASH-MUST-NOT-LEAK";
+  auto status = store_->users().create(clash);
+  ASSERT_EQ(status.error().code, Code::kAlreadyExists);
+  EXPECT_EQ(status.error().message.find("SECRET-HASH-MUST-NOT-LEAK"), std::string::npos)
+      << status.error().message;
+}
+
+TEST_P(StoreContractTest, UserConcurrentCreatesOfOneEmailLetExactlyOneSucceed) {
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<Code> codes(kThreads, Code::kUnknown);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      User u = makeUser("racer" + std::to_string(i));
+      u.email = i % 2 == 0 ? "race@example.com" : "RACE@example.com";
+      start.arrive_and_wait();
+      auto status = store_->users().create(u);
+      codes[i] = status.ok() ? Code::kOk : status.error().code;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), Code::kOk), 1);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), Code::kAlreadyExists), kThreads - 1);
+  EXPECT_EQ(*store_->users().count(), 1);
+}
+
+TEST_P(StoreContractTest, UserInjectionStringsAreStoredVerbatimAndSearchedLiterally) {
+  User u = makeUser("mallory");
+  u.username = "Robert'); DROP TABLE users;--";
+  u.email = "x' OR '1'='1@example.com";
+  u.password_hash = "\"; DELETE FROM users; --";
+  addUser(u);
+  addUser(makeUser("innocent"));
+
+  auto got = store_->users().getByEmail("X' OR '1'='1@EXAMPLE.COM");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->username, u.username);
+  EXPECT_EQ(got->password_hash, u.password_hash);
+  EXPECT_EQ(store_->users().getByEmail("' OR '1'='1").error().code, Code::kNotFound);
+
+  EXPECT_EQ(searchUsernames("'); DROP"), std::vector<std::string>{u.username});
+  EXPECT_EQ(searchUsernames("' OR '1'='1"), std::vector<std::string>{u.username});
+  EXPECT_EQ(*store_->users().count(), 2);
+}
+
+TEST_P(StoreContractTest, UserSearchTreatsLikeWildcardsLiterally) {
+  for (const char* name : {"a_b", "axb", "100%", "1000", "back\\slash", "backxslash"}) {
+    User u = makeUser(name);
+    u.id = std::string("id-") + name;
+    u.email = std::string("e") + std::to_string(std::hash<std::string>{}(name)) + "@example.com";
+    addUser(u);
+  }
+  EXPECT_EQ(searchUsernames("_"), std::vector<std::string>{"a_b"});
+  EXPECT_EQ(searchUsernames("%"), std::vector<std::string>{"100%"});
+  EXPECT_EQ(searchUsernames("\\"), std::vector<std::string>{"back\\slash"});
+  EXPECT_EQ(searchUsernames("AXB"), std::vector<std::string>{"axb"});  // case-insensitive
+  EXPECT_EQ(searchUsernames("10"), (std::vector<std::string>{"100%", "1000"}));
+}
+
+TEST_P(StoreContractTest, UserSearchMatchesEmailOrUsername) {
+  User u = makeUser("erin");
+  u.email = "erin@corp.example";
+  u.username = "Zed";
+  addUser(u);
+  addUser(makeUser("frank"));
+  EXPECT_EQ(searchUsernames("corp.example"), std::vector<std::string>{"Zed"});
+  EXPECT_EQ(searchUsernames("zed"), std::vector<std::string>{"Zed"});
+}
+
+TEST_P(StoreContractTest, UserListPagesNewestFirstWithTotalAndFilters) {
+  for (int i = 0; i < 5; ++i) {
+    User u = makeUser("u" + std::to_string(i), kT0 + i);
+    u.is_active = i != 3;
+    u.subscription_tier = i % 2 == 0 ? "free" : "premium";
+    addUser(u);
+  }
+  auto first = store_->users().list({}, Page{2, 0});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->total, 5);
+  ASSERT_EQ(first->items.size(), 2u);
+  EXPECT_EQ(first->items[0].username, "u4");
+  EXPECT_EQ(first->items[1].username, "u3");
+  auto last = store_->users().list({}, Page{2, 4});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->total, 5);
+  ASSERT_EQ(last->items.size(), 1u);
+  EXPECT_EQ(last->items[0].username, "u0");
+  auto beyond = store_->users().list({}, Page{2, 10});
+  ASSERT_TRUE(beyond.ok());
+  EXPECT_EQ(beyond->total, 5);
+  EXPECT_TRUE(beyond->items.empty());
+
+  UserFilter inactive;
+  inactive.is_active = false;
+  auto only_inactive = store_->users().list(inactive, Page{});
+  ASSERT_TRUE(only_inactive.ok());
+  EXPECT_EQ(only_inactive->total, 1);
+  ASSERT_EQ(only_inactive->items.size(), 1u);
+  EXPECT_EQ(only_inactive->items[0].username, "u3");
+
+  UserFilter premium_active;
+  premium_active.tier = "premium";
+  premium_active.is_active = true;
+  auto both = store_->users().list(premium_active, Page{});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->total, 1);  // u1 (u3 is premium but inactive)
+  ASSERT_EQ(both->items.size(), 1u);
+  EXPECT_EQ(both->items[0].username, "u1");
+}
+
+TEST_P(StoreContractTest, UserListRejectsBadPagesAndCapsLongOnes) {
+  EXPECT_EQ(store_->users().list({}, Page{0, 0}).error().code, Code::kInvalidArgument);
+  EXPECT_EQ(store_->users().list({}, Page{10, -1}).error().code, Code::kInvalidArgument);
+  EXPECT_TRUE(store_->users().list({}, Page{1'000'000, 0}).ok());
+}
+
+TEST_P(StoreContractTest, UserUpdateWritesMutableFieldsAndReportsMissingOrClashingRows) {
+  addUser(makeUser("gina"));
+  addUser(makeUser("hank"));
+  User u = *store_->users().get("user-gina");
+  u.email = "Gina.New@Example.com";
+  u.username = "gina_new";
+  u.password_hash = "$argon2id$new";
+  u.subscription_tier = "enterprise";
+  u.role = "admin";
+  u.is_active = false;
+  u.updated_at = at(kT0 + 1000);
+  u.created_at = at(1);  // not a mutable column
+  ASSERT_TRUE(store_->users().update(u).ok());
+
+  auto got = store_->users().get("user-gina");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->email, "gina.new@example.com");
+  EXPECT_EQ(got->username, "gina_new");
+  EXPECT_EQ(got->password_hash, "$argon2id$new");
+  EXPECT_EQ(got->subscription_tier, "enterprise");
+  EXPECT_EQ(got->role, "admin");
+  EXPECT_FALSE(got->is_active);
+  EXPECT_EQ(got->updated_at, at(kT0 + 1000));
+  EXPECT_EQ(got->created_at, at(kT0));
+
+  User clash = *store_->users().get("user-hank");
+  clash.email = "GINA.NEW@example.com";
+  EXPECT_EQ(store_->users().update(clash).error().code, Code::kAlreadyExists);
+
+  User missing = makeUser("nobody");
+  EXPECT_EQ(store_->users().update(missing).error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, UserEraseRemovesEverythingOwnedAndKeepsAudit) {
+  addUser(makeUser("ivan"));
+  addUser(makeUser("judy"));
+  addNode(makeNode("fra-1"));
+  addSession(makeSession("ivan1", "user-ivan", "node-fra-1", "10.8.0.2"));
+  addSession(makeSession("judy1", "user-judy", "node-fra-1", "10.8.0.3"));
+  ASSERT_TRUE(store_->refreshTokens().create(makeToken("ivan", "user-ivan", "fam-ivan")).ok());
+  ASSERT_TRUE(store_->refreshTokens().create(makeToken("judy", "user-judy", "fam-judy")).ok());
+  AuditEntry entry;
+  entry.actor_id = "user-ivan";
+  entry.action = "user.login";
+  entry.created_at = at(kT0);
+  ASSERT_TRUE(store_->audit().append(entry).ok());
+  db_->exec(
+      "INSERT INTO devices (id, user_id, name, public_key, created_at) VALUES ('dev-ivan', "
+      "'user-ivan', 'laptop', 'pk-ivan', 1)");
+  db_->exec(
+      "INSERT INTO ip_allocations (node_id, ip, user_id, device_id, session_id, allocated_at) "
+      "VALUES ('node-fra-1', '10.8.0.2', 'user-ivan', 'dev-ivan', 'session-ivan1', 1)");
+  db_->exec(
+      "INSERT INTO usage (user_id, period_start, bytes_sent, bytes_received, updated_at) VALUES "
+      "('user-ivan', 0, 10, 20, 1)");
+  db_->exec(
+      "INSERT INTO api_keys (id, user_id, name, key_prefix, key_hash, created_at) VALUES "
+      "('key-ivan', 'user-ivan', 'ci', 'ak_', 'kh-ivan', 1)");
+
+  ASSERT_TRUE(store_->users().erase("user-ivan").ok());
+
+  EXPECT_EQ(store_->users().get("user-ivan").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->sessions().get("session-ivan1").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->refreshTokens().getByHash("hash-ivan").error().code, Code::kNotFound);
+  for (const char* table : {"devices", "ip_allocations", "usage", "api_keys"}) {
+    EXPECT_EQ(db_->queryInt(std::string("SELECT COUNT(*) FROM ") + table +
+                            " WHERE user_id = 'user-ivan'"),
+              0)
+        << table;
+  }
+  auto audit = store_->audit().list({}, Page{});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->items.size(), 1u);
+  EXPECT_EQ(audit->items[0].actor_id, "user-ivan");
+
+  // The other user is untouched.
+  EXPECT_TRUE(store_->users().get("user-judy").ok());
+  EXPECT_TRUE(store_->sessions().get("session-judy1").ok());
+  EXPECT_TRUE(store_->refreshTokens().getByHash("hash-judy").ok());
+
+  EXPECT_EQ(store_->users().erase("user-ivan").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, UserCountCountsRows) {
+  EXPECT_EQ(*store_->users().count(), 0);
+  addUser(makeUser("k1"));
+  addUser(makeUser("k2"));
+  EXPECT_EQ(*store_->users().count(), 2);
+}
+
+// ---------------------------------------------------------------- nodes
+
+TEST_P(StoreContractTest, NodeCreateThenGetReturnsEveryField) {
+  VpnNode n = makeNode("ams-1", "nl", "Amsterdam");
+  n.protocols = {"wireguard", "openvpn"};
+  n.max_connections = 2500;
+  n.current_connections = 17;
+  n.load_score = 42.125;
+  n.cpu_usage = 0.1 + 0.2;
+  n.bytes_sent = 9'000'000'000'000LL;
+  n.bytes_received = 123;
+  n.wg_public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+  n.wg_port = 51821;
+  n.openvpn_port = 1195;
+  n.tunnel_ipv4_cidr = "10.9.0.0/16";
+  n.tunnel_ipv6_cidr = "fd00:9::/64";
+  n.dns_servers = "9.9.9.9";
+  n.last_heartbeat = at(kT0 + 30'000);
+  n.updated_at = at(kT0 + 1);
+  addNode(n);
+
+  auto got = store_->nodes().get("node-ams-1");
+  ASSERT_TRUE(got.ok()) << got.error().toString();
+  EXPECT_EQ(got->name, "ams-1");
+  EXPECT_EQ(got->hostname, "ams-1.vpn.example.com");
+  EXPECT_EQ(got->public_ip, "203.0.113.10");
+  EXPECT_EQ(got->country, "NL");
+  EXPECT_EQ(got->city, "Amsterdam");
+  EXPECT_EQ(got->status, "online");
+  EXPECT_EQ(got->protocols, (std::vector<std::string>{"wireguard", "openvpn"}));
+  EXPECT_EQ(got->max_connections, 2500);
+  EXPECT_EQ(got->current_connections, 17);
+  EXPECT_EQ(got->load_score, 42.125);
+  EXPECT_EQ(got->cpu_usage, 0.1 + 0.2);
+  EXPECT_EQ(got->bytes_sent, 9'000'000'000'000LL);
+  EXPECT_EQ(got->bytes_received, 123);
+  EXPECT_EQ(got->wg_public_key, n.wg_public_key);
+  EXPECT_EQ(got->wg_port, 51821);
+  EXPECT_EQ(got->openvpn_port, 1195);
+  EXPECT_EQ(got->tunnel_ipv4_cidr, "10.9.0.0/16");
+  EXPECT_EQ(got->tunnel_ipv6_cidr, "fd00:9::/64");
+  EXPECT_EQ(got->dns_servers, "9.9.9.9");
+  EXPECT_EQ(got->last_heartbeat, at(kT0 + 30'000));
+  EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_EQ(got->updated_at, at(kT0 + 1));
+
+  VpnNode fresh = makeNode("fresh");
+  addNode(fresh);
+  EXPECT_FALSE(store_->nodes().get("node-fresh")->last_heartbeat.has_value());
+  EXPECT_EQ(store_->nodes().get("nope").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, NodeNameIsUnique) {
+  addNode(makeNode("dup"));
+  VpnNode other = makeNode("dup");
+  other.id = "node-other";
+  EXPECT_EQ(store_->nodes().create(other).error().code, Code::kAlreadyExists);
+}
+
+TEST_P(StoreContractTest, NodeListFiltersByCountryCityStatusAndWholeProtocol) {
+  VpnNode a = makeNode("de-ber", "DE", "Berlin");
+  a.protocols = {"wireguard", "openvpn"};
+  VpnNode b = makeNode("de-fra", "DE", "Frankfurt");
+  b.status = "maintenance";
+  VpnNode c = makeNode("us-nyc", "US", "New York");
+  c.protocols = {"openvpn"};
+  for (const auto& n : {c, b, a}) addNode(n);
+
+  auto names = [&](NodeFilter f) {
+    auto nodes = store_->nodes().list(f);
+    EXPECT_TRUE(nodes.ok());
+    std::vector<std::string> out;
+    if (nodes.ok()) {
+      for (const auto& n : *nodes) out.push_back(n.name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names({}), (std::vector<std::string>{"de-ber", "de-fra", "us-nyc"}));
+  EXPECT_EQ(names({"de", "", "", ""}), (std::vector<std::string>{"de-ber", "de-fra"}));
+  EXPECT_EQ(names({"DE", "Frankfurt", "", ""}), std::vector<std::string>{"de-fra"});
+  EXPECT_EQ(names({"", "", "online", ""}), (std::vector<std::string>{"de-ber", "us-nyc"}));
+  EXPECT_EQ(names({"", "", "", "openvpn"}), (std::vector<std::string>{"de-ber", "us-nyc"}));
+  EXPECT_EQ(names({"", "", "", "wireguard"}), (std::vector<std::string>{"de-ber", "de-fra"}));
+  EXPECT_TRUE(names({"", "", "", "vpn"}).empty());
+  EXPECT_TRUE(names({"", "", "", "%"}).empty());
+  EXPECT_TRUE(names({"FR", "", "", ""}).empty());
+}
+
+TEST_P(StoreContractTest, NodeUpdateWritesEveryColumnButIdAndCreatedAt) {
+  addNode(makeNode("upd"));
+  VpnNode n = *store_->nodes().get("node-upd");
+  n.name = "upd-renamed";
+  n.status = "draining";
+  n.protocols = {"openvpn"};
+  n.current_connections = 99;
+  n.load_score = 77.5;
+  n.last_heartbeat = at(kT0 + 60'000);
+  n.updated_at = at(kT0 + 60'000);
+  n.created_at = at(5);
+  ASSERT_TRUE(store_->nodes().update(n).ok());
+  auto got = store_->nodes().get("node-upd");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "upd-renamed");
+  EXPECT_EQ(got->status, "draining");
+  EXPECT_EQ(got->protocols, std::vector<std::string>{"openvpn"});
+  EXPECT_EQ(got->current_connections, 99);
+  EXPECT_EQ(got->load_score, 77.5);
+  EXPECT_EQ(got->last_heartbeat, at(kT0 + 60'000));
+  EXPECT_EQ(got->created_at, at(kT0));
+
+  n.last_heartbeat.reset();
+  ASSERT_TRUE(store_->nodes().update(n).ok());
+  EXPECT_FALSE(store_->nodes().get("node-upd")->last_heartbeat.has_value());
+
+  EXPECT_EQ(store_->nodes().update(makeNode("ghost")).error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, NodeEraseRefusesWhileSessionsAreOpenThenRemovesTheNode) {
+  addUser(makeUser("lena"));
+  addNode(makeNode("gone"));
+  Session s = makeSession("lena1", "user-lena", "node-gone", "10.8.0.2");
+  addSession(s);
+  EXPECT_EQ(store_->nodes().erase("node-gone").error().code, Code::kFailedPrecondition);
+  EXPECT_TRUE(store_->nodes().get("node-gone").ok());
+
+  s.status = "disconnected";
+  s.disconnected_at = at(kT0 + 1);
+  ASSERT_TRUE(store_->sessions().update(s).ok());
+  db_->exec(
+      "INSERT INTO node_credentials (id, node_id, kind, token_hash, created_at) VALUES "
+      "('cred-1', 'node-gone', 'node', 'th-1', 1)");
+  ASSERT_TRUE(store_->nodes().erase("node-gone").ok());
+  EXPECT_EQ(store_->nodes().get("node-gone").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->sessions().get("session-lena1").error().code, Code::kNotFound);
+  EXPECT_EQ(db_->queryInt("SELECT COUNT(*) FROM node_credentials"), 0);
+  EXPECT_EQ(store_->nodes().erase("node-gone").error().code, Code::kNotFound);
+}
+
+// ---------------------------------------------------------------- sessions
+
+TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
+  addUser(makeUser("mia"));
+  addNode(makeNode("n1"));
+  Session s = makeSession("mia1", "user-mia", "node-n1", "10.8.0.5");
+  s.protocol = "openvpn";
+  s.status = "connected";
+  s.connected_at = at(kT0 + 10);
+  s.last_handshake = at(kT0 + 20);
+  s.bytes_sent = 1'000;
+  s.bytes_received = 2'000;
+  addSession(s);
+
+  auto got = store_->sessions().get("session-mia1");
+  ASSERT_TRUE(got.ok()) << got.error().toString();
+  EXPECT_EQ(got->user_id, "user-mia");
+  EXPECT_EQ(got->node_id, "node-n1");
+  EXPECT_EQ(got->protocol, "openvpn");
+  EXPECT_EQ(got->tunnel_ip, "10.8.0.5");
+  EXPECT_EQ(got->status, "connected");
+  EXPECT_EQ(got->client_public_key, "pubkey-mia1");
+  EXPECT_EQ(got->client_ip, std::optional<std::string>("198.51.100.7"));
+  EXPECT_EQ(got->connected_at, at(kT0 + 10));
+  EXPECT_FALSE(got->disconnected_at.has_value());
+  EXPECT_EQ(got->last_handshake, at(kT0 + 20));
+  EXPECT_EQ(got->bytes_sent, 1'000);
+  EXPECT_EQ(got->bytes_received, 2'000);
+  EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_EQ(store_->sessions().get("nope").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SessionOpenSessionsCannotShareATunnelIpOnOneNode) {
+  addUser(makeUser("ned"));
+  addNode(makeNode("a"));
+  addNode(makeNode("b"));
+  Session first = makeSession("s1", "user-ned", "node-a", "10.8.0.9");
+  addSession(first);
+  EXPECT_EQ(
+      store_->sessions().create(makeSession("s2", "user-ned", "node-a", "10.8.0.9")).error().code,
+      Code::kAlreadyExists);
+  Session connected = makeSession("s2c", "user-ned", "node-a", "10.8.0.9");
+  connected.status = "connected";
+  EXPECT_EQ(store_->sessions().create(connected).error().code, Code::kAlreadyExists);
+  // Same address on another node, or a different address: fine.
+  addSession(makeSession("s3", "user-ned", "node-b", "10.8.0.9"));
+  addSession(makeSession("s4", "user-ned", "node-a", "10.8.0.10"));
+
+  // Once the holder closes, the address is free again.
+  first.status = "disconnected";
+  ASSERT_TRUE(store_->sessions().update(first).ok());
+  addSession(makeSession("s5", "user-ned", "node-a", "10.8.0.9"));
+  // Reopening the closed one would clash with the new holder.
+  first.status = "connected";
+  EXPECT_EQ(store_->sessions().update(first).error().code, Code::kAlreadyExists);
+}
+
+TEST_P(StoreContractTest, SessionReferencingUnknownUserOrNodeIsRefused) {
+  addUser(makeUser("olga"));
+  addNode(makeNode("real"));
+  EXPECT_EQ(store_->sessions()
+                .create(makeSession("x1", "user-ghost", "node-real", "10.8.0.2"))
+                .error()
+                .code,
+            Code::kFailedPrecondition);
+  EXPECT_EQ(store_->sessions()
+                .create(makeSession("x2", "user-olga", "node-ghost", "10.8.0.2"))
+                .error()
+                .code,
+            Code::kFailedPrecondition);
+}
+
+TEST_P(StoreContractTest, SessionUpdateClosingItDropsTheClientIp) {
+  addUser(makeUser("pia"));
+  addNode(makeNode("n"));
+  Session s = makeSession("pia1", "user-pia", "node-n", "10.8.0.2");
+  addSession(s);
+  s.status = "disconnected";
+  s.disconnected_at = at(kT0 + 100);
+  s.bytes_sent = 5;
+  s.bytes_received = 6;
+  s.disconnect_reason = "user request";
+  ASSERT_TRUE(store_->sessions().update(s).ok());
+  auto got = store_->sessions().get("session-pia1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->status, "disconnected");
+  EXPECT_FALSE(got->client_ip.has_value());
+  EXPECT_EQ(got->disconnected_at, at(kT0 + 100));
+  EXPECT_EQ(got->bytes_sent, 5);
+  EXPECT_EQ(got->bytes_received, 6);
+  EXPECT_EQ(got->disconnect_reason, "user request");
+  EXPECT_EQ(store_->sessions().update(makeSession("zz", "user-pia", "node-n", "")).error().code,
+            Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SessionListFiltersPagesAndCountsActive) {
+  addUser(makeUser("quin"));
+  addUser(makeUser("rae"));
+  addNode(makeNode("n1"));
+  addNode(makeNode("n2"));
+  const char* statuses[] = {"pending", "connected", "disconnected", "failed", "connected"};
+  for (int i = 0; i < 5; ++i) {
+    Session s = makeSession("q" + std::to_string(i), "user-quin", i < 3 ? "node-n1" : "node-n2",
+                            "10.8.0." + std::to_string(10 + i), kT0 + i);
+    s.status = statuses[i];
+    addSession(s);
+  }
+  addSession(makeSession("r0", "user-rae", "node-n1", "10.8.1.1"));
+
+  auto all = store_->sessions().list({}, Page{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->total, 6);
+
+  auto quin = store_->sessions().list(SessionFilter{"user-quin", "", {}}, Page{2, 0});
+  ASSERT_TRUE(quin.ok());
+  EXPECT_EQ(quin->total, 5);
+  ASSERT_EQ(quin->items.size(), 2u);
+  EXPECT_EQ(quin->items[0].id, "session-q4");  // newest first
+  EXPECT_EQ(quin->items[1].id, "session-q3");
+
+  auto open =
+      store_->sessions().list(SessionFilter{"user-quin", "", {"pending", "connected"}}, Page{});
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->total, 3);
+
+  auto node2 = store_->sessions().list(SessionFilter{"", "node-n2", {}}, Page{});
+  ASSERT_TRUE(node2.ok());
+  EXPECT_EQ(node2->total, 2);
+
+  EXPECT_EQ(*store_->sessions().countActiveForUser("user-quin"), 3);
+  EXPECT_EQ(*store_->sessions().countActiveForUser("user-rae"), 1);
+  EXPECT_EQ(*store_->sessions().countActiveForUser("user-nobody"), 0);
+  EXPECT_EQ(store_->sessions().list({}, Page{-1, 0}).error().code, Code::kInvalidArgument);
+}
+
+// ---------------------------------------------------------------- refresh tokens
+
+class RefreshTokenContractTest : public StoreContractTest {
+ protected:
+  void SetUp() override {
+    StoreContractTest::SetUp();
+    if (HasFatalFailure()) return;
+    addUser(makeUser("sam"));
+  }
+  RefreshTokenRepository& tokens() { return store_->refreshTokens(); }
+};
+
+TEST_P(RefreshTokenContractTest, CreateThenGetByHashAndUniqueHash) {
+  RefreshToken t = makeToken("t1", "user-sam", "fam");
+  ASSERT_TRUE(tokens().create(t).ok());
+  auto got = tokens().getByHash("hash-t1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->id, "jti-t1");
+  EXPECT_EQ(got->user_id, "user-sam");
+  EXPECT_EQ(got->family_id, "fam");
+  EXPECT_EQ(got->expires_at, t.expires_at);
+  EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_FALSE(got->used_at.has_value());
+  EXPECT_FALSE(got->revoked_at.has_value());
+
+  RefreshToken dup = makeToken("t2", "user-sam", "fam");
+  dup.token_hash = "hash-t1";
+  EXPECT_EQ(tokens().create(dup).error().code, Code::kAlreadyExists);
+  EXPECT_EQ(tokens().getByHash("hash-nope").error().code, Code::kNotFound);
+  EXPECT_EQ(tokens().create(makeToken("t3", "user-ghost", "fam")).error().code,
+            Code::kFailedPrecondition);
+}
+
+TEST_P(RefreshTokenContractTest, RotateMarksOldUsedAndStoresReplacementInTheFamily) {
+  ASSERT_TRUE(tokens().create(makeToken("r1", "user-sam", "fam")).ok());
+  RefreshToken next = makeToken("r2", "someone-else", "other-family");
+  auto outcome = tokens().rotate("hash-r1", next, at(kT0 + 1000));
+  ASSERT_TRUE(outcome.ok()) << outcome.error().toString();
+  EXPECT_EQ(*outcome, RotateOutcome::kRotated);
+  EXPECT_EQ(tokens().getByHash("hash-r1")->used_at, at(kT0 + 1000));
+  auto stored = tokens().getByHash("hash-r2");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->family_id, "fam");
+  EXPECT_EQ(stored->user_id, "user-sam");
+  EXPECT_FALSE(stored->used_at.has_value());
+  EXPECT_FALSE(stored->revoked_at.has_value());
+}
+
+TEST_P(RefreshTokenContractTest, RotateOfUsedTokenRevokesTheWholeFamily) {
+  ASSERT_TRUE(tokens().create(makeToken("f1", "user-sam", "fam")).ok());
+  ASSERT_TRUE(tokens().create(makeToken("other", "user-sam", "other-fam")).ok());
+  ASSERT_EQ(*tokens().rotate("hash-f1", makeToken("f2", "user-sam", "fam"), at(kT0 + 1)),
+            RotateOutcome::kRotated);
+  ASSERT_EQ(*tokens().rotate("hash-f2", makeToken("f3", "user-sam", "fam"), at(kT0 + 2)),
+            RotateOutcome::kRotated);
+
+  // f1 presented again: stolen. Every token of the login dies, f3 included.
+  EXPECT_EQ(*tokens().rotate("hash-f1", makeToken("f4", "user-sam", "fam"), at(kT0 + 3)),
+            RotateOutcome::kReused);
+  for (const char* hash : {"hash-f1", "hash-f2", "hash-f3"}) {
+    EXPECT_EQ(tokens().getByHash(hash)->revoked_at, at(kT0 + 3)) << hash;
+  }
+  EXPECT_EQ(tokens().getByHash("hash-f4").error().code, Code::kNotFound);
+  EXPECT_FALSE(tokens().getByHash("hash-other")->revoked_at.has_value());
+  // The live end of the chain is now refused too.
+  EXPECT_EQ(*tokens().rotate("hash-f3", makeToken("f5", "user-sam", "fam"), at(kT0 + 4)),
+            RotateOutcome::kRevoked);
+}
+
+TEST_P(RefreshTokenContractTest, RotateReportsUnknownRevokedAndExpired) {
+  EXPECT_EQ(*tokens().rotate("hash-none", makeToken("n2", "user-sam", "fam"), at(kT0)),
+            RotateOutcome::kUnknown);
+
+  ASSERT_TRUE(tokens().create(makeToken("rv", "user-sam", "fam-rv")).ok());
+  ASSERT_TRUE(tokens().revokeFamily("fam-rv", at(kT0 + 5)).ok());
+  EXPECT_EQ(*tokens().rotate("hash-rv", makeToken("rv2", "user-sam", "fam-rv"), at(kT0 + 6)),
+            RotateOutcome::kRevoked);
+  EXPECT_EQ(tokens().getByHash("hash-rv2").error().code, Code::kNotFound);
+
+  ASSERT_TRUE(tokens().create(makeToken("ex", "user-sam", "fam-ex", kT0 + 100)).ok());
+  EXPECT_EQ(*tokens().rotate("hash-ex", makeToken("ex2", "user-sam", "fam-ex"), at(kT0 + 100)),
+            RotateOutcome::kExpired);
+  EXPECT_FALSE(tokens().getByHash("hash-ex")->used_at.has_value());
+  EXPECT_FALSE(tokens().getByHash("hash-ex")->revoked_at.has_value());
+  EXPECT_EQ(tokens().getByHash("hash-ex2").error().code, Code::kNotFound);
+}
+
+TEST_P(RefreshTokenContractTest, ConcurrentRotationsOfOneTokenRotateExactlyOnce) {
+  ASSERT_TRUE(tokens().create(makeToken("c0", "user-sam", "fam-c")).ok());
+  constexpr int kThreads = 6;
+  std::latch start(kThreads);
+  std::vector<std::optional<RotateOutcome>> outcomes(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      RefreshToken next = makeToken("c" + std::to_string(i + 1), "user-sam", "fam-c");
+      start.arrive_and_wait();
+      auto r = tokens().rotate("hash-c0", next, at(kT0 + 10));
+      if (r.ok()) {
+        outcomes[i] = *r;
+      } else {
+        errors[i] = r.error().toString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  int rotated = 0, reused = 0, revoked = 0, winner = -1;
+  for (int i = 0; i < kThreads; ++i) {
+    ASSERT_TRUE(outcomes[i].has_value()) << errors[i];
+    if (*outcomes[i] == RotateOutcome::kRotated) {
+      ++rotated;
+      winner = i;
+    }
+    if (*outcomes[i] == RotateOutcome::kReused) ++reused;
+    if (*outcomes[i] == RotateOutcome::kRevoked) ++revoked;
+  }
+  // The first to come after the winner finds the token used and revokes the
+  // family; anyone later finds it revoked.
+  EXPECT_EQ(rotated, 1);
+  EXPECT_GE(reused, 1);
+  EXPECT_EQ(reused + revoked, kThreads - 1);
+  ASSERT_GE(winner, 0);
+  // The losers' presentations count as reuse, so the winner's token is
+  // revoked along with the family; no loser's replacement was stored.
+  auto won = tokens().getByHash("hash-c" + std::to_string(winner + 1));
+  ASSERT_TRUE(won.ok());
+  EXPECT_TRUE(won->revoked_at.has_value());
+  for (int i = 0; i < kThreads; ++i) {
+    if (i == winner) continue;
+    EXPECT_EQ(tokens().getByHash("hash-c" + std::to_string(i + 1)).error().code, Code::kNotFound);
+  }
+}
+
+TEST_P(RefreshTokenContractTest, RevokeFamilyAndRevokeAllForUserKeepEarlierRevocationTimes) {
+  addUser(makeUser("tom"));
+  ASSERT_TRUE(tokens().create(makeToken("a1", "user-sam", "fam-a")).ok());
+  ASSERT_TRUE(tokens().create(makeToken("a2", "user-sam", "fam-a")).ok());
+  ASSERT_TRUE(tokens().create(makeToken("b1", "user-sam", "fam-b")).ok());
+  ASSERT_TRUE(tokens().create(makeToken("t1", "user-tom", "fam-t")).ok());
+
+  ASSERT_TRUE(tokens().revokeFamily("fam-a", at(kT0 + 1)).ok());
+  EXPECT_EQ(tokens().getByHash("hash-a1")->revoked_at, at(kT0 + 1));
+  EXPECT_EQ(tokens().getByHash("hash-a2")->revoked_at, at(kT0 + 1));
+  EXPECT_FALSE(tokens().getByHash("hash-b1")->revoked_at.has_value());
+
+  ASSERT_TRUE(tokens().revokeAllForUser("user-sam", at(kT0 + 2)).ok());
+  EXPECT_EQ(tokens().getByHash("hash-a1")->revoked_at, at(kT0 + 1));
+  EXPECT_EQ(tokens().getByHash("hash-b1")->revoked_at, at(kT0 + 2));
+  EXPECT_FALSE(tokens().getByHash("hash-t1")->revoked_at.has_value());
+  EXPECT_TRUE(tokens().revokeFamily("fam-none", at(kT0)).ok());
+}
+
+TEST_P(RefreshTokenContractTest, PurgeExpiredRemovesOnlyTokensExpiredBeforeTheCutoff) {
+  ASSERT_TRUE(tokens().create(makeToken("old1", "user-sam", "f", kT0 - 10)).ok());
+  ASSERT_TRUE(tokens().create(makeToken("old2", "user-sam", "f", kT0 - 1)).ok());
+  ASSERT_TRUE(tokens().create(makeToken("edge", "user-sam", "f", kT0)).ok());
+  ASSERT_TRUE(tokens().create(makeToken("live", "user-sam", "f", kT0 + 10)).ok());
+  auto purged = tokens().purgeExpired(at(kT0));
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 2);
+  EXPECT_EQ(tokens().getByHash("hash-old1").error().code, Code::kNotFound);
+  EXPECT_TRUE(tokens().getByHash("hash-edge").ok());
+  EXPECT_TRUE(tokens().getByHash("hash-live").ok());
+  EXPECT_EQ(*tokens().purgeExpired(at(kT0)), 0);
+}
+
+// ---------------------------------------------------------------- audit
+
+TEST_P(StoreContractTest, AuditListsNewestFirstWithFiltersAndTotals) {
+  for (int i = 0; i < 5; ++i) {
+    AuditEntry e;
+    e.actor_id = i < 3 ? "admin-1" : "system";
+    e.action = i % 2 == 0 ? "node.create" : "user.disable";
+    e.target_type = "node";
+    e.target_id = "t" + std::to_string(i);
+    e.details = R"({"i":)" + std::to_string(i) + "}";
+    e.ip = "192.0.2.1";
+    e.created_at = at(kT0 + i);
+    ASSERT_TRUE(store_->audit().append(e).ok());
+  }
+  auto page = store_->audit().list({}, Page{2, 0});
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 5);
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].target_id, "t4");
+  EXPECT_EQ(page->items[1].target_id, "t3");
+  EXPECT_GT(page->items[0].id, page->items[1].id);
+  EXPECT_EQ(page->items[0].details, R"({"i":4})");
+  EXPECT_EQ(page->items[0].ip, "192.0.2.1");
+  EXPECT_EQ(page->items[0].created_at, at(kT0 + 4));
+  EXPECT_EQ(page->items[0].target_type, "node");
+
+  auto by_actor = store_->audit().list(AuditFilter{"admin-1", "", ""}, Page{});
+  ASSERT_TRUE(by_actor.ok());
+  EXPECT_EQ(by_actor->total, 3);
+  auto by_action = store_->audit().list(AuditFilter{"admin-1", "node.create", ""}, Page{});
+  ASSERT_TRUE(by_action.ok());
+  EXPECT_EQ(by_action->total, 2);
+  auto by_target = store_->audit().list(AuditFilter{"", "", "t3"}, Page{});
+  ASSERT_TRUE(by_target.ok());
+  ASSERT_EQ(by_target->items.size(), 1u);
+  EXPECT_EQ(by_target->items[0].actor_id, "system");
+}
+
+// ---------------------------------------------------------------- stats
+
+TEST_P(StoreContractTest, StatsAreComputedFromTheRows) {
+  User u1 = makeUser("s1");
+  User u2 = makeUser("s2");
+  u2.subscription_tier = "premium";
+  User u3 = makeUser("s3");
+  u3.subscription_tier = "premium";
+  u3.is_active = false;
+  for (const auto& u : {u1, u2, u3}) addUser(u);
+  addNode(makeNode("de-1", "DE"));
+  addNode(makeNode("de-2", "DE"));
+  VpnNode us = makeNode("us-1", "US");
+  us.status = "offline";
+  addNode(us);
+
+  auto session = [&](const std::string& tag, const std::string& node, const std::string& status,
+                     int64_t sent, int64_t received) {
+    Session s = makeSession(tag, "user-s1", node, "10.8.0." + tag);
+    s.status = status;
+    s.bytes_sent = sent;
+    s.bytes_received = received;
+    addSession(s);
+  };
+  session("1", "node-de-1", "connected", 100, 1000);
+  session("2", "node-de-1", "pending", 1, 2);
+  session("3", "node-de-2", "disconnected", 50, 500);
+  session("4", "node-de-2", "connected", 7, 70);
+
+  auto stats = store_->stats().collect();
+  ASSERT_TRUE(stats.ok()) << stats.error().toString();
+  EXPECT_EQ(stats->users_total, 3);
+  EXPECT_EQ(stats->users_active, 2);
+  EXPECT_EQ(stats->nodes_total, 3);
+  EXPECT_EQ(stats->nodes_online, 2);
+  EXPECT_EQ(stats->sessions_total, 4);
+  EXPECT_EQ(stats->sessions_active, 3);
+  EXPECT_EQ(stats->bytes_sent, 158);
+  EXPECT_EQ(stats->bytes_received, 1572);
+
+  ASSERT_EQ(stats->per_node.size(), 3u);
+  EXPECT_EQ(stats->per_node[0].key, "node-de-1");
+  EXPECT_EQ(stats->per_node[0].name, "de-1");
+  EXPECT_EQ(stats->per_node[0].sessions_active, 2);
+  EXPECT_EQ(stats->per_node[0].bytes_sent, 101);
+  EXPECT_EQ(stats->per_node[1].key, "node-de-2");
+  EXPECT_EQ(stats->per_node[1].sessions_active, 1);
+  EXPECT_EQ(stats->per_node[1].bytes_received, 570);
+  EXPECT_EQ(stats->per_node[2].key, "node-us-1");
+  EXPECT_EQ(stats->per_node[2].sessions_active, 0);
+  EXPECT_EQ(stats->per_node[2].bytes_sent, 0);
+
+  ASSERT_EQ(stats->per_country.size(), 2u);
+  EXPECT_EQ(stats->per_country[0].key, "DE");
+  EXPECT_EQ(stats->per_country[0].sessions_active, 3);
+  EXPECT_EQ(stats->per_country[0].bytes_sent, 158);
+  EXPECT_EQ(stats->per_country[1].key, "US");
+  EXPECT_EQ(stats->per_country[1].sessions_active, 0);
+
+  using Tier = std::pair<std::string, int64_t>;
+  EXPECT_EQ(stats->users_by_tier, (std::vector<Tier>{{"free", 1}, {"premium", 2}}));
+}
+
+TEST_P(StoreContractTest, StatsOfAnEmptyDatabaseAreZero) {
+  auto stats = store_->stats().collect();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->users_total, 0);
+  EXPECT_EQ(stats->sessions_active, 0);
+  EXPECT_EQ(stats->bytes_sent, 0);
+  EXPECT_TRUE(stats->per_node.empty());
+  EXPECT_TRUE(stats->users_by_tier.empty());
+}
+
+// ---------------------------------------------------------------- store
+
+TEST_P(StoreContractTest, PingSucceeds) {
+  EXPECT_TRUE(store_->ping().ok());
+}
+
+TEST_P(StoreContractTest, MigrationsAreRecordedAndReopeningAppliesNoneTwice) {
+  std::vector<int64_t> expected;
+  for (const auto& m : internal::migrations()) expected.push_back(m.version);
+  auto applied = store_->appliedMigrations();
+  ASSERT_TRUE(applied.ok());
+  EXPECT_EQ(*applied, expected);
+  const int64_t applied_at =
+      db_->queryInt("SELECT applied_at FROM schema_migrations WHERE version = 1");
+  EXPECT_GT(applied_at, 0);
+
+  reopen();
+  reopen();
+  EXPECT_EQ(*store_->appliedMigrations(), expected);
+  EXPECT_EQ(db_->queryInt("SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(expected.size()));
+  EXPECT_EQ(db_->queryInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
+            applied_at);
+}
+
+TEST_P(StoreContractTest, MigrationOneCreatesEveryTable) {
+  for (const char* table :
+       {"users", "vpn_nodes", "sessions", "refresh_tokens", "devices", "ip_allocations", "api_keys",
+        "audit_log", "leases", "node_credentials", "usage", "schema_migrations"}) {
+    EXPECT_EQ(db_->queryInt(std::string("SELECT COUNT(*) FROM ") + table),
+              table == std::string("schema_migrations") ? 1 : 0)
+        << table;
+  }
+  // ip_allocations is unique per (node, address).
+  addUser(makeUser("ua"));
+  addNode(makeNode("na"));
+  db_->exec(
+      "INSERT INTO ip_allocations (node_id, ip, user_id, allocated_at) VALUES ('node-na', "
+      "'10.8.0.2', 'user-ua', 1)");
+  EXPECT_ANY_THROW(db_->exec(
+      "INSERT INTO ip_allocations (node_id, ip, user_id, allocated_at) VALUES ('node-na', "
+      "'10.8.0.2', 'user-ua', 2)"));
+}
+
+TEST_P(StoreContractTest, OpeningADatabaseFromANewerBinaryIsRefused) {
+  db_->exec(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999999, 'future', 1)");
+  store_.reset();
+  auto opened = db_->open();
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.error().code, Code::kFailedPrecondition);
+}
+
+TEST_P(StoreContractTest, ObserverHearsEveryOperationWithItsOutcome) {
+  struct Call {
+    std::string op;
+    double seconds;
+    bool ok;
+  };
+  std::mutex mu;
+  std::vector<Call> calls;
+  reopen([&](std::string_view op, double seconds, bool ok) {
+    std::lock_guard lock(mu);
+    calls.push_back({std::string(op), seconds, ok});
+  });
+  addUser(makeUser("obs"));
+  EXPECT_EQ(store_->users().create(makeUser("obs")).error().code, Code::kAlreadyExists);
+  EXPECT_EQ(store_->users().get("missing").error().code, Code::kNotFound);
+  EXPECT_TRUE(store_->ping().ok());
+
+  std::lock_guard lock(mu);
+  ASSERT_EQ(calls.size(), 5u);
+  EXPECT_EQ(calls[0].op, "store.migrate");  // opening checks the schema
+  EXPECT_TRUE(calls[0].ok);
+  calls.erase(calls.begin());
+  EXPECT_EQ(calls[0].op, "users.create");
+  EXPECT_TRUE(calls[0].ok);
+  EXPECT_EQ(calls[1].op, "users.create");
+  EXPECT_FALSE(calls[1].ok);  // the database refused the statement
+  EXPECT_EQ(calls[2].op, "users.get");
+  EXPECT_TRUE(calls[2].ok);  // the statement ran; there was simply no row
+  EXPECT_EQ(calls[3].op, "store.ping");
+  for (const Call& c : calls) EXPECT_GE(c.seconds, 0.0);
+}
+
+TEST_P(StoreContractTest, RowsSurviveClosingAndReopening) {
+  addUser(makeUser("dur"));
+  addNode(makeNode("dur-node"));
+  addSession(makeSession("dur1", "user-dur", "node-dur-node", "10.8.0.2"));
+  ASSERT_TRUE(store_->refreshTokens().create(makeToken("dur", "user-dur", "fam")).ok());
+  AuditEntry e;
+  e.actor_id = "system";
+  e.action = "boot";
+  e.created_at = at(kT0);
+  ASSERT_TRUE(store_->audit().append(e).ok());
+
+  reopen();
+  EXPECT_EQ(store_->users().getByEmail("dur@example.com")->id, "user-dur");
+  EXPECT_EQ(store_->nodes().get("node-dur-node")->name, "dur-node");
+  EXPECT_EQ(store_->sessions().get("session-dur1")->tunnel_ip, "10.8.0.2");
+  EXPECT_EQ(store_->refreshTokens().getByHash("hash-dur")->family_id, "fam");
+  EXPECT_EQ(store_->audit().list({}, Page{})->total, 1);
+}
+
+// Every backend the contract runs against. Issue #7 adds PostgreSQL here.
+std::vector<Backend> backends() {
+  return {Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
+}
+
+std::string backendName(const ::testing::TestParamInfo<Backend>& param_info) {
+  return param_info.param.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(backends()), backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, RefreshTokenContractTest, ::testing::ValuesIn(backends()),
+                         backendName);
+
+// ---------------------------------------------------------------- SQLite only
+
+TEST(SqliteStoreTest, FileIsInWalModeAndPassesIntegrityCheckAfterReopen) {
+  SqliteTestDatabase db;
+  {
+    auto store = db.open({});
+    ASSERT_TRUE(store.ok()) << store.error().toString();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE((*store)->users().create(makeUser("w" + std::to_string(i))).ok());
+    }
+  }
+  EXPECT_TRUE(std::filesystem::exists(db.path()));
+  {
+    auto store = db.open({});
+    ASSERT_TRUE(store.ok());
+    EXPECT_EQ(*(*store)->users().count(), 50);
+  }
+  soci::session sql(soci::sqlite3, "db=\"" + db.path() + "\"");
+  std::string mode, integrity;
+  sql << "PRAGMA journal_mode", soci::into(mode);
+  sql << "PRAGMA integrity_check", soci::into(integrity);
+  EXPECT_EQ(mode, "wal");
+  EXPECT_EQ(integrity, "ok");
+}
+
+TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
+  SqliteTestDatabase db;
+  ASSERT_TRUE(db.open({}).ok());  // creates the file and directory
+  soci::session sql(soci::sqlite3, "db=\"" + db.path() + "\"");
+  internal::Dialect(internal::DialectKind::kSqlite)
+      .configureConnection(sql, std::chrono::milliseconds(4321));
+  int synchronous = -1, foreign_keys = -1, busy_timeout = -1;
+  std::string mode;
+  sql << "PRAGMA synchronous", soci::into(synchronous);
+  sql << "PRAGMA foreign_keys", soci::into(foreign_keys);
+  sql << "PRAGMA busy_timeout", soci::into(busy_timeout);
+  sql << "PRAGMA journal_mode", soci::into(mode);
+  EXPECT_EQ(synchronous, 2);  // FULL
+  EXPECT_EQ(foreign_keys, 1);
+  EXPECT_EQ(busy_timeout, 4321);
+  EXPECT_EQ(mode, "wal");
+}
+
+TEST(SqliteStoreTest, UrlsOtherThanSqliteFilesAreRefusedClearly) {
+  auto open = [](std::string url) {
+    StoreOptions options;
+    options.url = std::move(url);
+    return openStore(options);
+  };
+  auto pg = open("postgres://aureo@localhost/aureo");
+  ASSERT_FALSE(pg.ok());
+  EXPECT_EQ(pg.error().code, Code::kUnimplemented);
+  EXPECT_NE(pg.error().message.find("PostgreSQL"), std::string::npos);
+  EXPECT_EQ(open("mysql://localhost/aureo").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(open("sqlite:").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(open("sqlite::memory:").error().code, Code::kInvalidArgument);
+  StoreOptions zero_pool;
+  zero_pool.url = "sqlite:/tmp/never-created.db";
+  zero_pool.pool_size = 0;
+  EXPECT_EQ(openStore(zero_pool).error().code, Code::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists("/tmp/never-created.db"));
+}
+
+TEST(MigrationScriptTest, SplitsOnSemicolonsOutsideQuotes) {
+  auto parts = internal::splitStatements(
+      "CREATE TABLE a (x TEXT DEFAULT ';');\n\n  SELECT 'it''s; fine' ;;  ");
+  ASSERT_EQ(parts.size(), 2u);
+  EXPECT_EQ(parts[0], "CREATE TABLE a (x TEXT DEFAULT ';')");
+  EXPECT_EQ(parts[1], "SELECT 'it''s; fine'");
+}
+
+}  // namespace
+}  // namespace aureo::store
