@@ -54,14 +54,9 @@ core::Result<std::optional<std::string>> ensureAdmin(store::Store& store, const 
                                                      const std::string& email,
                                                      const crypto::Argon2Params& params) {
   store::UserFilter filter;
-  // Admins are few; scan pages for one with the admin role.
-  for (int64_t offset = 0;; offset += 500) {
-    AUREO_ASSIGN_OR_RETURN(auto page, store.users().list(filter, {500, offset}));
-    for (const auto& u : page.items) {
-      if (u.role == "admin") return std::optional<std::string>{};
-    }
-    if (page.items.size() < 500) break;
-  }
+  filter.role = "admin";
+  AUREO_ASSIGN_OR_RETURN(auto admins, store.users().list(filter, {1, 0}));
+  if (admins.total > 0) return std::optional<std::string>{};
   const std::string password = crypto::randomToken(18);
   AUREO_ASSIGN_OR_RETURN(std::string hash, crypto::hashPassword(password, params));
   store::User admin;

@@ -106,6 +106,7 @@ struct UserFilter {
   std::string search;  // substring of email or username; empty: all
   std::optional<bool> is_active;
   std::string tier;
+  std::string role;  // "user" | "admin"; empty: any
 };
 
 struct NodeFilter {

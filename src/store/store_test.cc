@@ -363,6 +363,17 @@ TEST_P(StoreContractTest, UserListPagesNewestFirstWithTotalAndFilters) {
   EXPECT_EQ(both->total, 1);  // u1 (u3 is premium but inactive)
   ASSERT_EQ(both->items.size(), 1u);
   EXPECT_EQ(both->items[0].username, "u1");
+
+  auto admin = store_->users().get(both->items[0].id);
+  ASSERT_TRUE(admin.ok());
+  admin->role = "admin";
+  ASSERT_TRUE(store_->users().update(*admin).ok());
+  UserFilter admins;
+  admins.role = "admin";
+  auto only_admins = store_->users().list(admins, Page{});
+  ASSERT_TRUE(only_admins.ok());
+  EXPECT_EQ(only_admins->total, 1);
+  EXPECT_EQ(only_admins->items[0].username, "u1");
 }
 
 TEST_P(StoreContractTest, UserListRejectsBadPagesAndCapsLongOnes) {

@@ -64,6 +64,9 @@ void addFilters(Query& q, const UserFilter& filter) {
   if (!filter.tier.empty()) {
     q.where("subscription_tier = :tier").bindText("tier", filter.tier);
   }
+  if (!filter.role.empty()) {
+    q.where("role = :role").bindText("role", filter.role);
+  }
 }
 
 class SqlUserRepository final : public UserRepository {
