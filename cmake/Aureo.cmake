@@ -75,6 +75,10 @@ function(aureo_fuzzer name)
   if(NOT ARG_RUNS)
     set(ARG_RUNS 20000)
   endif()
-  add_test(NAME ${name} COMMAND ${name} -runs=${ARG_RUNS} -max_total_time=120 -seed=1 ${ARG_CORPUS})
+  # libFuzzer writes new inputs into its first corpus folder: give it a scratch
+  # folder in the build tree and the committed corpus (read-only) second.
+  set(scratch ${CMAKE_BINARY_DIR}/fuzz/${name}_corpus)
+  file(MAKE_DIRECTORY ${scratch})
+  add_test(NAME ${name} COMMAND ${name} -runs=${ARG_RUNS} -max_total_time=120 -seed=1 ${scratch} ${ARG_CORPUS})
   set_tests_properties(${name} PROPERTIES LABELS fuzz)
 endfunction()
