@@ -6,6 +6,7 @@
 #include <set>
 
 #include "wireguard/messages.h"
+#include "wireguard/peer.h"
 #include "wireguard/testing/memory_network.h"
 
 namespace aureo::wireguard {
@@ -388,6 +389,13 @@ TEST_F(DeviceTest, ChangingThePrivateKeyStopsTheOldSession) {
   EXPECT_EQ(sent(b_, MESSAGE_DATA).size(), 0u);
   EXPECT_EQ(sent(b_, MESSAGE_HANDSHAKE_INITIATION).size(), 1u);
   EXPECT_EQ(a_.device.dropCount(DropReason::kUnknownPeer), 1u);  // B now has a key A does not know
+}
+
+TEST(PeerFootprintTest, AnIdlePeerFitsTheMemoryBudget) {
+  // DESIGN section 12: 100k peers under 2 KiB each. An idle peer is this
+  // struct plus its map entry and a couple of trie nodes; sessions (with their
+  // 1 KiB replay windows) exist only while it is active.
+  EXPECT_LE(sizeof(Peer), 1024u);
 }
 
 // --- timers, driven by the fake clock ----------------------------------------
