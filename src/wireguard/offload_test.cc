@@ -54,8 +54,8 @@ uint16_t naiveTransportCheck(const Bytes& pkt) {
     for (int i = 0; i < 4; ++i) pseudo.push_back(static_cast<uint8_t>(l4len >> (24 - 8 * i)));
     pseudo.insert(pseudo.end(), {0, 0, 0, proto});
   } else {
-    pseudo.insert(pseudo.end(), {0, proto, static_cast<uint8_t>(l4len >> 8),
-                                 static_cast<uint8_t>(l4len)});
+    pseudo.insert(pseudo.end(),
+                  {0, proto, static_cast<uint8_t>(l4len >> 8), static_cast<uint8_t>(l4len)});
   }
   pseudo.insert(pseudo.end(), pkt.begin() + ihl, pkt.end());
   return naiveSum(pseudo);
@@ -151,8 +151,8 @@ void fillPartialChecksum(Bytes& p) {
     for (int i = 0; i < 4; ++i) pseudo.push_back(static_cast<uint8_t>(l4len >> (24 - 8 * i)));
     pseudo.insert(pseudo.end(), {0, 0, 0, 6});
   } else {
-    pseudo.insert(pseudo.end(), {0, 6, static_cast<uint8_t>(l4len >> 8),
-                                 static_cast<uint8_t>(l4len)});
+    pseudo.insert(pseudo.end(),
+                  {0, 6, static_cast<uint8_t>(l4len >> 8), static_cast<uint8_t>(l4len)});
   }
   put16(p, ihl + 16, static_cast<uint16_t>(~naiveSum(pseudo)));
 }
@@ -268,9 +268,9 @@ TEST(Checksum, MatchesNaiveImplementationOnRandomData) {
     pseudo.insert(pseudo.end(), dst.begin(), dst.end());
     const uint32_t l = static_cast<uint32_t>(len);
     if (v6) {
-      pseudo.insert(pseudo.end(), {static_cast<uint8_t>(l >> 24), static_cast<uint8_t>(l >> 16),
-                                   static_cast<uint8_t>(l >> 8), static_cast<uint8_t>(l), 0, 0, 0,
-                                   proto});
+      pseudo.insert(pseudo.end(),
+                    {static_cast<uint8_t>(l >> 24), static_cast<uint8_t>(l >> 16),
+                     static_cast<uint8_t>(l >> 8), static_cast<uint8_t>(l), 0, 0, 0, proto});
     } else {
       pseudo.insert(pseudo.end(),
                     {0, proto, static_cast<uint8_t>(l >> 8), static_cast<uint8_t>(l)});
@@ -447,9 +447,7 @@ TEST(Segment, RandomGarbageNeverCrashes) {
 
 struct Batch {
   std::vector<Bytes> packets;
-  std::vector<std::span<const uint8_t>> views() const {
-    return {packets.begin(), packets.end()};
-  }
+  std::vector<std::span<const uint8_t>> views() const { return {packets.begin(), packets.end()}; }
 };
 
 std::vector<Bytes> runCoalesce(const Batch& b, CoalesceResult* result = nullptr) {
