@@ -584,7 +584,9 @@ core::Result<std::unique_ptr<UapiServer>> UapiServer::start(std::string_view ifn
   }
   std::memcpy(addr.sun_path, impl->path.c_str(), impl->path.size() + 1);
 
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    ::chmod(dir.c_str(), 0755);  // whatever the umask said
+  } else if (errno != EEXIST) {
     return core::unavailable("mkdir " + dir + ": " + strerror(errno));
   }
   impl->listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
