@@ -6,8 +6,11 @@ aureo_library(wireguard_io
 
 aureo_test(wireguard_offload_test SOURCES offload_test.cc DEPS aureo::wireguard_io)
 aureo_test(wireguard_udp_test SOURCES udp_test.cc DEPS aureo::wireguard_io)
-aureo_test(wireguard_tun_test SOURCES tun_test.cc DEPS aureo::wireguard_io)
 aureo_test(wireguard_uapi_test SOURCES uapi_test.cc DEPS aureo::wireguard_io)
+# These need CAP_NET_ADMIN: real TUN devices, network namespaces, and the
+# stock wg(8) talking to /var/run/wireguard.
+aureo_test(wireguard_tun_test SOURCES tun_test.cc DEPS aureo::wireguard_io LABELS netns)
+aureo_test(wireguard_uapi_wg_test SOURCES uapi_wg_test.cc DEPS aureo::wireguard_io LABELS netns)
 
 aureo_fuzzer(wireguard_uapi_fuzz
   SOURCES uapi_fuzz.cc

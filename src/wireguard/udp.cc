@@ -22,8 +22,11 @@ constexpr size_t kMaxGsoBytes = 65535 - 40 - 8;
 // Room for one int/uint16 control message, kept 8-byte aligned.
 constexpr size_t kCtrlWords = (CMSG_SPACE(sizeof(int)) + 7) / 8;
 
-// sendOnce's answer when the kernel refused a UDP_SEGMENT message.
+// sendOnce's answers when the kernel refused a UDP_SEGMENT message: for good
+// (no GSO support on this path: EIO/EINVAL), or because a segment is larger
+// than this route's MTU (EMSGSIZE), which says nothing about other routes.
 constexpr int kGsoRefused = -(1 << 20);
+constexpr int kGsoTooBig = -(1 << 20) - 1;
 
 constexpr uint8_t kV4MappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -374,6 +377,7 @@ int UdpSocket::sendOnce(std::span<const OutgoingDatagram> datagrams, SendBatch& 
   if (r < 0) {
     const int err = errno;
     if (used_gso && (err == EIO || err == EINVAL)) return kGsoRefused;
+    if (used_gso && err == EMSGSIZE) return kGsoTooBig;
     return -err;
   }
   size_t sent = 0;
@@ -387,6 +391,8 @@ int UdpSocket::send(std::span<const OutgoingDatagram> datagrams, SendBatch& batc
   if (r == kGsoRefused) {
     // The kernel (or the route's device) cannot segment: stop asking.
     gso_ = false;
+    r = sendOnce(datagrams, batch, false);
+  } else if (r == kGsoTooBig) {
     r = sendOnce(datagrams, batch, false);
   }
   return r;

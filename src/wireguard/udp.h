@@ -132,7 +132,8 @@ class UdpSocket {
   // on. Returns how many datagrams the kernel took (a prefix of the input;
   // fewer than asked when the socket buffer is full), or -errno when none
   // went. If the kernel rejects GSO (EIO/EINVAL) it is switched off for this
-  // socket and the batch retried without it. Datagrams to an address the
+  // socket and the batch retried without it; a GSO send larger than the
+  // route's MTU (EMSGSIZE) is retried without GSO just this once. Datagrams to an address the
   // socket cannot reach (IPv6 on an IPv4 socket) fail with -EAFNOSUPPORT.
   // One thread per socket.
   int send(std::span<const OutgoingDatagram> datagrams, SendBatch& batch);

@@ -200,6 +200,30 @@ TEST(UdpSocket, ReusePortLetsWorkersShareAPortAndSplitsTraffic) {
   EXPECT_FALSE(ports_second.empty());
 }
 
+TEST(UdpSocket, GsoIsSwitchedOffWhenTheKernelRefusesIt) {
+  // The kernel refuses UDP_SEGMENT on a socket without checksums (EINVAL).
+  UdpOptions so;
+  so.family = UdpFamily::kV4;
+  UdpSocket tx = openOrDie(so);
+  ASSERT_TRUE(tx.gsoEnabled());
+  int one = 1;
+  ASSERT_EQ(setsockopt(tx.fd(), SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+  UdpSocket rx = openOrDie({});
+  const Endpoint dst = ep("127.0.0.1:" + std::to_string(rx.localPort()));
+  std::vector<Bytes> bufs;
+  for (size_t i = 0; i < 5; ++i) bufs.push_back(payload(i, 500));
+  std::vector<OutgoingDatagram> out;
+  for (const auto& b : bufs) out.push_back({dst, b});
+  SendBatch sb;
+  ASSERT_EQ(tx.send(out, sb), 5);
+  EXPECT_FALSE(tx.gsoEnabled());
+  const auto got = receiveAll(rx, 5);
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(got[i].data, bufs[i]);
+  ASSERT_EQ(tx.send(out, sb), 5);  // and keeps working without it
+  EXPECT_EQ(receiveAll(rx, 5).size(), 5u);
+}
+
 TEST(UdpSocket, ReceiveOnEmptySocketReturnsZero) {
   UdpSocket s = openOrDie({});
   RecvBatch rb(4);
