@@ -163,6 +163,7 @@ SegmentResult fail(OffloadError error) {
 
 SegmentResult passThrough(const VirtioNetHdr& hdr, std::span<const uint8_t> packet,
                           std::span<const std::span<uint8_t>> out, std::span<size_t> lengths) {
+  if (packet.empty()) return fail(OffloadError::kTruncated);
   if (out.empty() || lengths.empty()) return fail(OffloadError::kTooManySegments);
   const bool needs_csum = (hdr.flags & kVirtioNetHdrFlagNeedsCsum) != 0;
   const size_t start = hdr.csum_start;

@@ -379,6 +379,7 @@ TEST(Segment, RejectsMalformedInput) {
   ASSERT_EQ(run(tso, good), OffloadError::kOk);
 
   EXPECT_EQ(run(tso, Bytes{}), OffloadError::kTruncated);
+  EXPECT_EQ(run(VirtioNetHdr{}, Bytes{}), OffloadError::kTruncated);
   EXPECT_EQ(run(tso, Bytes(good.begin(), good.begin() + 12)), OffloadError::kTruncated);
   EXPECT_EQ(run(tso, Bytes(good.begin(), good.begin() + 30)), OffloadError::kTruncated);
   Bytes bad_ihl = good;

@@ -254,7 +254,7 @@ TEST_F(TunTraffic, TcpTsoOutAndCoalescedWritesInWorkWithTheKernel) {
       p[41] = 4;
       put16(&p[42], 1400);
     }
-    std::memcpy(&p[20 + thl], data.data(), data.size());
+    if (!data.empty()) std::memcpy(&p[20 + thl], data.data(), data.size());
     put16(&p[36], transportChecksum(6, {&p[12], 4}, {&p[16], 4}, {&p[20], p.size() - 20}));
     return p;
   };
