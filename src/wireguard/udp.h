@@ -18,26 +18,9 @@
 
 #include "core/ip.h"
 #include "core/result.h"
+#include "wireguard/endpoint.h"
 
 namespace aureo::wireguard {
-
-// A peer's UDP address. IPv4-mapped IPv6 addresses from a dual-stack socket
-// are always turned into plain IPv4 here, so one peer has one spelling.
-struct Endpoint {
-  core::IpAddress address;
-  uint16_t port = 0;
-
-  // "1.2.3.4:51820" or "[2001:db8::1]:51820"; numeric only, no zone ids.
-  static std::optional<Endpoint> parse(std::string_view text);
-  [[nodiscard]] std::string toString() const;
-
-  // From a sockaddr_in/sockaddr_in6; nullopt for other families.
-  static std::optional<Endpoint> fromSockaddr(const sockaddr* sa, socklen_t len);
-  // For a dual-stack socket (v4_mapped) IPv4 addresses become ::ffff:a.b.c.d.
-  socklen_t toSockaddr(sockaddr_storage* out, bool v4_mapped) const;
-
-  bool operator==(const Endpoint&) const = default;
-};
 
 enum class UdpFamily : uint8_t {
   kDualStack,  // AF_INET6 with IPV6_V6ONLY=0: IPv4 and IPv6 peers on one socket
