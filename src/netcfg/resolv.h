@@ -9,6 +9,8 @@
 // Every replacement is written beside the target and renamed over it; a
 // target that cannot be renamed over (a bind mount, as in containers) is
 // rewritten in place instead.
+//
+// Not thread-safe, and one process at a time: the client holds its own lock.
 #pragma once
 
 #include <filesystem>
