@@ -38,7 +38,10 @@ boost::asio::awaitable<core::Result<T>> runOn(core::WorkerPool& pool, std::funct
   // Shared, not on the coroutine frame: the frame may be destroyed (server
   // shutdown) while the job is still running.
   auto out = std::make_shared<std::optional<core::Result<T>>>();
-  const bool accepted = co_await detail::offload(pool, [out, fn = std::move(fn)] {
+  // A named local, not a temporary in the co_await expression: GCC 12
+  // destroys such temporaries twice (the captured shared_ptr was released
+  // one time too many).
+  std::function<void()> job = [out, fn = std::move(fn)] {
     try {
       if constexpr (std::is_void_v<T>) {
         fn();
@@ -49,7 +52,8 @@ boost::asio::awaitable<core::Result<T>> runOn(core::WorkerPool& pool, std::funct
     } catch (...) {
       out->emplace(core::internalError("offloaded job failed"));
     }
-  });
+  };
+  const bool accepted = co_await detail::offload(pool, std::move(job));
   if (!accepted) co_return core::resourceExhausted("server busy, try again");
   co_return std::move(**out);
 }

@@ -5,7 +5,8 @@
 #include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -341,7 +342,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       }
       lowest().expires_never();
       bool keep_alive = false;
-      if (!co_await handleRequest(parser_->release(), started, &keep_alive)) break;
+      auto request = parser_->release();
+      if (!co_await handleRequest(request, started, &keep_alive)) break;
       if (!keep_alive) break;
     }
     co_await closeGracefully(linger);
@@ -376,7 +378,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   // Routes, runs the handler and writes the answer. False if the connection
   // is no longer usable.
-  asio::awaitable<bool> handleRequest(bhttp::request<bhttp::string_body> msg,
+  asio::awaitable<bool> handleRequest(bhttp::request<bhttp::string_body>& msg,
                                       SteadyClock::time_point started, bool* keep_alive) {
     Request req;
     req.method = std::string(msg.method_string());
@@ -423,6 +425,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       }
     }
 
+    // stop() may have come while the handler ran.
+    *keep_alive = *keep_alive && !state_.stopping.load();
     auto out =
         buildResponse(state_, std::move(res), msg.version(), *keep_alive, head, req.request_id);
     lowest().expires_after(state_.options.write_timeout);
@@ -431,16 +435,24 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     co_return !ec || ec == bhttp::error::end_of_stream;
   }
 
+  // The handler races handler_timeout. On timeout the handler is sent a
+  // cancellation (its pending Asio operations fail with operation_aborted)
+  // and still awaited, so a handler that ignores cancellation delays the 504.
   asio::awaitable<Response> runHandler(const Handler& handler, Request& req) {
-    using namespace asio::experimental::awaitable_operators;
     bool failed = false;
     std::string what;
     Response res;
     try {
-      asio::steady_timer timer(co_await asio::this_coro::executor, state_.options.handler_timeout);
-      auto result = co_await (handler(req) || timer.async_wait(kTuple));
-      if (result.index() == 0) {
-        res = std::get<0>(std::move(result));
+      auto executor = co_await asio::this_coro::executor;
+      asio::steady_timer timer(executor, state_.options.handler_timeout);
+      // Named, not temporaries inside the co_await (see offload.h).
+      auto group = asio::experimental::make_parallel_group(
+          asio::co_spawn(executor, handler(req), asio::deferred), timer.async_wait(asio::deferred));
+      auto [order, error, response, timer_ec] =
+          co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+      if (order[0] == 0) {
+        if (error) std::rethrow_exception(error);
+        res = std::move(response);
       } else {
         state_.log.error("handler timed out",
                          {{"route", req.route}, {"request_id", req.request_id}});
@@ -547,7 +559,10 @@ void accepted(State& state, tcp::socket socket) {
 
 asio::awaitable<void> acceptLoop(State& state) {
   for (;;) {
-    auto [ec, socket] = co_await state.acceptor->async_accept(asio::make_strand(state.ioc), kTuple);
+    // Each connection gets its own strand: handlers of one connection never
+    // run concurrently, different connections run on all io threads.
+    auto strand = asio::make_strand(state.ioc);
+    auto [ec, socket] = co_await state.acceptor->async_accept(strand, kTuple);
     if (state.stopping.load() || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // EMFILE and friends: back off instead of spinning.
@@ -589,17 +604,19 @@ core::Status loadTls(State& state) {
   return core::okStatus();
 }
 
-core::Result<tcp::endpoint> resolveListenAddress(State& state) {
-  beast::error_code ec;
-  auto address = asio::ip::make_address(state.options.host, ec);
-  if (!ec) return tcp::endpoint(address, state.options.port);
-  tcp::resolver resolver(state.ioc);
-  auto results = resolver.resolve(state.options.host, std::to_string(state.options.port),
-                                  tcp::resolver::passive, ec);
-  if (ec || results.empty()) {
-    return core::invalidArgument("cannot resolve listen host '" + state.options.host + "'");
+// An IP literal, or "localhost". No DNS: a listen address that depends on a
+// name server at startup is a misconfiguration waiting to happen.
+core::Result<tcp::endpoint> resolveListenAddress(const ServerOptions& options) {
+  if (options.host == "localhost") {
+    return tcp::endpoint(asio::ip::address_v4::loopback(), options.port);
   }
-  return results.begin()->endpoint();
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.host, ec);
+  if (ec) {
+    return core::invalidArgument("listen host must be an IP address or localhost, not '" +
+                                 options.host + "'");
+  }
+  return tcp::endpoint(address, options.port);
 }
 
 }  // namespace
@@ -620,7 +637,7 @@ core::Status Server::start() {
   State& state = *impl_;
   if (state.acceptor) return core::failedPrecondition("server already started");
   AUREO_RETURN_IF_ERROR(loadTls(state));
-  AUREO_ASSIGN_OR_RETURN(tcp::endpoint endpoint, resolveListenAddress(state));
+  AUREO_ASSIGN_OR_RETURN(tcp::endpoint endpoint, resolveListenAddress(state.options));
 
   tcp::acceptor acceptor(state.control);
   beast::error_code ec;

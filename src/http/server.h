@@ -103,8 +103,8 @@ class Router {
 };
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0: pick a free port (see Server::port())
+  std::string host = "127.0.0.1";  // an IP address ("::" for all) or "localhost"
+  uint16_t port = 8080;            // 0: pick a free port (see Server::port())
   size_t threads = 2;
   size_t max_connections = 4096;
   size_t max_header_bytes = 16 * 1024;      // 431 beyond
