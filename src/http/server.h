@@ -25,7 +25,7 @@
 namespace aureo::http {
 
 struct Request {
-  std::string method;                                        // upper case: GET, POST, ...
+  std::string method;                                        // as sent (case-sensitive): GET, ...
   std::string target;                                        // raw request target
   std::string path;                                          // percent-decoded path, no query
   std::map<std::string, std::string> query;                  // decoded; last value wins
@@ -136,8 +136,10 @@ class Server {
   [[nodiscard]] uint16_t port() const;
   // Runs the io threads until stop(); blocks.
   void run();
-  // Stops accepting, lets in-flight requests finish up to a grace period. Safe
-  // from any thread and from signal-handling code paths posted to the context.
+  // Stops accepting, closes connections waiting for a request, and lets
+  // in-flight requests finish (answered with Connection: close) for up to
+  // options.shutdown_grace; then run() returns. Safe from any thread and from
+  // signal-handling code paths posted to the context.
   void stop();
 
  private:
