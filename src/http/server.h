@@ -25,14 +25,15 @@
 namespace aureo::http {
 
 struct Request {
-  std::string method;  // upper case: GET, POST, ...
-  std::string target;  // raw request target
-  std::string path;    // percent-decoded path, no query
-  std::map<std::string, std::string> query;  // decoded; last value wins
+  std::string method;                                        // as sent (case-sensitive): GET, ...
+  std::string target;                                        // raw request target
+  std::string path;                                          // percent-decoded path, no query
+  std::map<std::string, std::string> query;                  // decoded; last value wins
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
   std::string remote_ip;
-  std::string route;  // matched pattern, e.g. "/api/v1/nodes/{id}"; "" if none
+  std::string route;       // matched pattern, e.g. "/api/v1/nodes/{id}"; "" if none
+  std::string request_id;  // echoed or generated X-Request-Id, also in the access log
   std::map<std::string, std::string> params;  // path parameters from the pattern
 
   // Filled by authentication wrappers.
@@ -51,7 +52,8 @@ struct Response {
   std::string body;
 
   static Response json(int status, std::string body);
-  static Response text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static Response text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
   // {"error":{"code":"...","message":"...","field":"..."}} with the status from core::httpStatus.
   static Response error(const core::Error& error);
   static Response error(int status, std::string_view code, std::string_view message,
@@ -66,6 +68,14 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 
 // Matches "/api/v1/nodes/{id}" style patterns. A path that matches a pattern
 // under another method gets 405 with Allow; no match at all gets 404.
+//
+// Matching works on the percent-decoded path, segment by segment: a literal
+// segment must be equal, a "{name}" segment takes any non-empty segment. One
+// trailing slash is ignored on both sides ("/a/b/" matches "/a/b"). When more
+// than one pattern matches, the one with a literal segment at the first place
+// where they differ wins ("/nodes/best" over "/nodes/{id}"), then the one added
+// first. HEAD falls back to the GET handler when no HEAD route exists (the
+// server drops the body). Methods are compared exactly (they are case-sensitive).
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
@@ -78,6 +88,8 @@ class Router {
     std::map<std::string, std::string> params;
     std::vector<std::string> allowed;  // when the path matched but the method did not
   };
+  // `allowed` lists every method registered for the path (sorted, with HEAD
+  // when GET is there), filled whether or not `method` matched.
   [[nodiscard]] Match match(std::string_view method, std::string_view path) const;
 
  private:
@@ -91,17 +103,19 @@ class Router {
 };
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8080;  // 0: pick a free port (see Server::port())
+  std::string host = "127.0.0.1";  // an IP address ("::" for all) or "localhost"
+  uint16_t port = 8080;            // 0: pick a free port (see Server::port())
   size_t threads = 2;
   size_t max_connections = 4096;
-  size_t max_header_bytes = 16 * 1024;  // 431 beyond
-  size_t max_body_bytes = 1024 * 1024;  // 413 beyond
+  size_t max_header_bytes = 16 * 1024;      // 431 beyond
+  size_t max_body_bytes = 1024 * 1024;      // 413 beyond
   std::chrono::seconds header_timeout{10};  // whole header must arrive in this time
   std::chrono::seconds body_timeout{30};
-  std::chrono::seconds idle_timeout{60};    // keep-alive between requests
-  std::chrono::seconds handler_timeout{30};
-  std::string tls_cert_file;  // both set: HTTPS (TLS 1.2 minimum)
+  std::chrono::seconds idle_timeout{60};     // keep-alive between requests
+  std::chrono::seconds handler_timeout{30};  // 504 beyond
+  std::chrono::seconds write_timeout{30};    // a client too slow to read the response is dropped
+  std::chrono::seconds shutdown_grace{10};   // stop(): how long in-flight requests may still run
+  std::string tls_cert_file;                 // both set: HTTPS (TLS 1.2 minimum)
   std::string tls_key_file;
   std::string service_name = "aureo";
 };
@@ -122,8 +136,10 @@ class Server {
   [[nodiscard]] uint16_t port() const;
   // Runs the io threads until stop(); blocks.
   void run();
-  // Stops accepting, lets in-flight requests finish up to a grace period. Safe
-  // from any thread and from signal-handling code paths posted to the context.
+  // Stops accepting, closes connections waiting for a request, and lets
+  // in-flight requests finish (answered with Connection: close) for up to
+  // options.shutdown_grace; then run() returns. Safe from any thread and from
+  // signal-handling code paths posted to the context.
   void stop();
 
  private:

@@ -1,0 +1,48 @@
+// Prometheus metrics for a process: one registry that every module adds its
+// families to, and the text exposition served on /metrics.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+template <typename T>
+class Family;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace aureo::http {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // For other modules to register their own families. Safe from any thread
+  // (prometheus-cpp locks internally).
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Text exposition format 0.0.4. Safe from any thread.
+  [[nodiscard]] std::string serialize() const;
+
+  // Called by the server once per answered request. `route` is the matched
+  // pattern or "unmatched", never the raw path, so label cardinality stays
+  // bounded; methods outside the standard set are counted as "OTHER".
+  void recordRequest(std::string_view method, std::string_view route, int status,
+                     double duration_seconds);
+  // A connection answered 503 (or dropped) because the server was at its cap.
+  void recordRejectedConnection();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* duration_;
+  prometheus::Counter* rejected_;
+};
+
+}  // namespace aureo::http
