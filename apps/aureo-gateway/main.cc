@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "api/bootstrap.h"
@@ -32,32 +33,50 @@ std::optional<std::string> validDatabase(const std::string& v) {
 
 aureo::core::ConfigSchema schema() {
   return {
-      {"server.listen", ConfigType::kString, "127.0.0.1:8080", "Address the API listens on", "--listen", validListen},
+      {"server.listen", ConfigType::kString, "127.0.0.1:8080", "Address the API listens on",
+       "--listen", validListen},
       {"server.threads", ConfigType::kInt, "0", "I/O threads (0: one per core)", "", nullptr},
-      {"server.max_connections", ConfigType::kInt, "4096", "Concurrent connection cap", "", nullptr},
-      {"server.max_body_bytes", ConfigType::kInt, "1048576", "Largest request body accepted", "", nullptr},
-      {"server.tls_cert", ConfigType::kString, "", "PEM certificate chain; with tls_key enables HTTPS", "--tls-cert", nullptr},
+      {"server.max_connections", ConfigType::kInt, "4096", "Concurrent connection cap", "",
+       nullptr},
+      {"server.max_body_bytes", ConfigType::kInt, "1048576", "Largest request body accepted", "",
+       nullptr},
+      {"server.tls_cert", ConfigType::kString, "",
+       "PEM certificate chain; with tls_key enables HTTPS", "--tls-cert", nullptr},
       {"server.tls_key", ConfigType::kString, "", "PEM private key", "--tls-key", nullptr},
-      {"database.url", ConfigType::kString, "sqlite:data/aureo.db", "sqlite:PATH or postgres://...", "--database", validDatabase},
+      {"database.url", ConfigType::kString, "sqlite:data/aureo.db", "sqlite:PATH or postgres://...",
+       "--database", validDatabase},
       {"database.pool_size", ConfigType::kInt, "8", "Database connections", "", nullptr},
-      {"data_dir", ConfigType::kString, "data", "Folder for generated secrets", "--data-dir", nullptr},
-      {"log.level", ConfigType::kString, "info", "debug, info, warn or error", "--log-level", nullptr},
-      {"auth.jwt_secret", ConfigType::kString, "", "HS256 secret (>= 32 chars); default: generated into DATA_DIR/jwt.secret", "", nullptr},
+      {"data_dir", ConfigType::kString, "data", "Folder for generated secrets", "--data-dir",
+       nullptr},
+      {"log.level", ConfigType::kString, "info", "debug, info, warn or error", "--log-level",
+       nullptr},
+      {"auth.jwt_secret", ConfigType::kString, "",
+       "HS256 secret (>= 32 chars); default: generated into DATA_DIR/jwt.secret", "", nullptr},
       {"auth.access_ttl", ConfigType::kDuration, "15m", "Access token lifetime", "", nullptr},
       {"auth.refresh_ttl", ConfigType::kDuration, "7d", "Refresh token lifetime", "", nullptr},
-      {"auth.allow_registration", ConfigType::kBool, "true", "Whether anyone may register", "", nullptr},
-      {"auth.argon2_memory_kib", ConfigType::kInt, "19456", "Argon2id memory in KiB (>= 19456)", "", nullptr},
+      {"auth.allow_registration", ConfigType::kBool, "true", "Whether anyone may register", "",
+       nullptr},
+      {"auth.argon2_memory_kib", ConfigType::kInt, "19456", "Argon2id memory in KiB (>= 19456)", "",
+       nullptr},
       {"auth.argon2_iterations", ConfigType::kInt, "2", "Argon2id passes (>= 2)", "", nullptr},
-      {"auth.hash_workers", ConfigType::kInt, "0", "Argon2id threads (0: half the cores, at least 1)", "", nullptr},
-      {"auth.hash_queue", ConfigType::kInt, "64", "Argon2id jobs allowed to wait; beyond it logins get 503", "", nullptr},
-      {"admin.email", ConfigType::kString, "admin@aureo.local", "Email of the admin created on first start", "--admin-email", nullptr},
-      {"ratelimit.ip_rate", ConfigType::kInt, "50", "Requests per second per client IP", "", nullptr},
+      {"auth.hash_workers", ConfigType::kInt, "0",
+       "Argon2id threads (0: half the cores, at least 1)", "", nullptr},
+      {"auth.hash_queue", ConfigType::kInt, "64",
+       "Argon2id jobs allowed to wait; beyond it logins get 503", "", nullptr},
+      {"admin.email", ConfigType::kString, "admin@aureo.local",
+       "Email of the admin created on first start", "--admin-email", nullptr},
+      {"ratelimit.ip_rate", ConfigType::kInt, "50", "Requests per second per client IP", "",
+       nullptr},
       {"ratelimit.ip_burst", ConfigType::kInt, "200", "Burst per client IP", "", nullptr},
-      {"ratelimit.account_rate", ConfigType::kInt, "20", "Requests per second per account", "", nullptr},
+      {"ratelimit.account_rate", ConfigType::kInt, "20", "Requests per second per account", "",
+       nullptr},
       {"ratelimit.account_burst", ConfigType::kInt, "100", "Burst per account", "", nullptr},
-      {"ratelimit.auth_per_minute", ConfigType::kInt, "10", "Login/register/refresh attempts per minute per IP", "", nullptr},
-      {"ratelimit.auth_burst", ConfigType::kInt, "10", "Burst of auth attempts per IP", "", nullptr},
-      {"ratelimit.login_per_minute", ConfigType::kInt, "5", "Login attempts per minute per account", "", nullptr},
+      {"ratelimit.auth_per_minute", ConfigType::kInt, "10",
+       "Login/register/refresh attempts per minute per IP", "", nullptr},
+      {"ratelimit.auth_burst", ConfigType::kInt, "10", "Burst of auth attempts per IP", "",
+       nullptr},
+      {"ratelimit.login_per_minute", ConfigType::kInt, "5", "Login attempts per minute per account",
+       "", nullptr},
   };
 }
 
@@ -121,12 +140,16 @@ int main(int argc, char** argv) {
   if (!store.ok()) return fail("cannot open database: " + store.error().message);
 
   auto admin_password = api::ensureAdmin(**store, clock, cfg->getString("admin.email"), argon2);
-  if (!admin_password.ok()) return fail("cannot create the admin account: " + admin_password.error().message);
+  if (!admin_password.ok())
+    return fail("cannot create the admin account: " + admin_password.error().message);
 
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   size_t hash_workers = static_cast<size_t>(cfg->getInt("auth.hash_workers"));
   if (hash_workers == 0) hash_workers = std::max(1u, cores / 2);
-  core::WorkerPool hash_pool(hash_workers, static_cast<size_t>(cfg->getInt("auth.hash_queue")));
+  // Destroyed by hand before the server (see http/offload.h): a job still
+  // queued must not post its completion into a destroyed io_context.
+  auto hash_pool = std::make_unique<core::WorkerPool>(
+      hash_workers, static_cast<size_t>(cfg->getInt("auth.hash_queue")));
 
   auto per_sec = [&](const char* rate, const char* burst) {
     return std::make_unique<http::LocalRateLimiter>(static_cast<double>(cfg->getInt(rate)),
@@ -147,8 +170,9 @@ int main(int argc, char** argv) {
   gw.refresh_ttl = cfg->getDuration("auth.refresh_ttl");
   gw.allow_registration = cfg->getBool("auth.allow_registration");
   gw.argon2 = argon2;
-  api::Gateway gateway(gw, **store, clock, log, metrics, hash_pool,
-                       {ip_limiter.get(), account_limiter.get(), auth_limiter.get(), login_limiter.get()});
+  api::Gateway gateway(
+      gw, **store, clock, log, metrics, *hash_pool,
+      {ip_limiter.get(), account_limiter.get(), auth_limiter.get(), login_limiter.get()});
   http::Router router;
   gateway.addRoutes(router);
 
@@ -156,7 +180,9 @@ int main(int argc, char** argv) {
   http::ServerOptions so;
   so.host = listen.host;
   so.port = listen.port;
-  so.threads = cfg->getInt("server.threads") > 0 ? static_cast<size_t>(cfg->getInt("server.threads")) : cores;
+  so.threads = cfg->getInt("server.threads") > 0
+                   ? static_cast<size_t>(cfg->getInt("server.threads"))
+                   : cores;
   so.max_connections = static_cast<size_t>(cfg->getInt("server.max_connections"));
   so.max_body_bytes = static_cast<size_t>(cfg->getInt("server.max_body_bytes"));
   so.tls_cert_file = cfg->getString("server.tls_cert");
@@ -169,9 +195,11 @@ int main(int argc, char** argv) {
   if (auto st = server.start(); !st.ok()) return fail(st.error().message);
 
   const std::string scheme = so.tls_cert_file.empty() ? "http" : "https";
-  const std::string host = listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
+  const std::string host =
+      listen.host.find(':') != std::string::npos ? "[" + listen.host + "]" : listen.host;
   const std::string url = scheme + "://" + host + ":" + std::to_string(server.port());
-  log.info("gateway listening", {{"url", url}, {"database", store_options.url.substr(0, store_options.url.find(':'))}});
+  log.info("gateway listening",
+           {{"url", url}, {"database", store_options.url.substr(0, store_options.url.find(':'))}});
   if (admin_password->has_value()) {
     // Shown once, on stdout, never logged: the operator must save it now.
     std::cout << "\n  Aureo VPN admin account created\n"
@@ -188,6 +216,7 @@ int main(int argc, char** argv) {
     server.stop();
   });
   server.run();
+  hash_pool.reset();
   // run() also returns if the server stops for another reason; wake the waiter.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();

@@ -20,7 +20,8 @@ core::Result<std::string> loadOrCreateSecretFile(const std::string& path, size_t
   const fs::path p(path);
   if (p.has_parent_path() && !fs::exists(p.parent_path(), ec)) {
     fs::create_directories(p.parent_path(), ec);
-    if (ec) return core::unavailable("cannot create " + p.parent_path().string() + ": " + ec.message());
+    if (ec)
+      return core::unavailable("cannot create " + p.parent_path().string() + ": " + ec.message());
     ::chmod(p.parent_path().c_str(), 0700);
   }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -39,12 +40,14 @@ core::Result<std::string> loadOrCreateSecretFile(const std::string& path, size_t
     if (s.size() < 32) return core::failedPrecondition(path + " holds fewer than 32 characters");
     return s;
   }
-  if (errno != ENOENT) return core::unavailable("cannot read " + path + ": " + std::strerror(errno));
+  if (errno != ENOENT)
+    return core::unavailable("cannot read " + path + ": " + std::strerror(errno));
   const std::string secret = crypto::randomToken(random_bytes);
   fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return core::unavailable("cannot create " + path + ": " + std::strerror(errno));
   const std::string line = secret + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) return core::unavailable("cannot write " + path);
   return secret;

@@ -29,7 +29,9 @@ Response unauthorized(std::string_view message) {
 
 }  // namespace
 
-std::string timeString(core::SystemTime t) { return core::formatRfc3339(t); }
+std::string timeString(core::SystemTime t) {
+  return core::formatRfc3339(t);
+}
 
 Gateway::Impl::Impl(GatewayConfig c, store::Store& s, const core::Clock& cl, const core::Logger& l,
                     http::Metrics& m, core::WorkerPool& p, RateLimiters r)
@@ -46,7 +48,8 @@ Gateway::Impl::Impl(GatewayConfig c, store::Store& s, const core::Clock& cl, con
                          .Help("Login attempts by result")
                          .Register(m.registry())) {
   // Pre-create the label values so the series exist from the start.
-  for (const char* result : {"success", "invalid_credentials", "disabled", "rate_limited", "busy"}) {
+  for (const char* result :
+       {"success", "invalid_credentials", "disabled", "rate_limited", "busy"}) {
     login_attempts.Add({{"result", result}});
   }
   auto h = crypto::hashPassword(crypto::randomToken(16), config.argon2);
@@ -107,7 +110,7 @@ void Gateway::Impl::audit(const Request& req, const std::string& action,
 }
 
 Gateway::Impl::TokenPair Gateway::Impl::makeTokens(const store::User& user,
-                                                  std::string family_id) const {
+                                                   std::string family_id) const {
   const auto now = clock.now();
   const int64_t iat = core::unixSeconds(now);
   crypto::JwtClaims access;
@@ -148,19 +151,21 @@ Json Gateway::Impl::tokenJson(const TokenPair& tokens) const {
               {"refresh_expires_in", config.refresh_ttl.count()}};
 }
 
-awaitable<core::Result<std::string>> Gateway::Impl::hashOnPool(std::string password) {
-  auto params = config.argon2;
-  auto r = co_await http::runOn<core::Result<std::string>>(
-      hash_pool, [pw = std::move(password), params]() { return crypto::hashPassword(pw, params); });
+// GCC 12 destroys a capturing lambda twice when it is a temporary inside a
+// co_await expression, so each job is a named std::function first.
+awaitable<core::Result<std::string>> Gateway::Impl::hashOnPool(const std::string& password) {
+  std::function<core::Result<std::string>()> job = [pw = password, params = config.argon2] {
+    return crypto::hashPassword(pw, params);
+  };
+  auto r = co_await http::runOn<core::Result<std::string>>(hash_pool, std::move(job));
   if (!r.ok()) co_return std::move(r).error();
   co_return std::move(r).value();
 }
 
-awaitable<core::Result<bool>> Gateway::Impl::verifyOnPool(std::string password, std::string hash) {
-  co_return co_await http::runOn<bool>(
-      hash_pool, [pw = std::move(password), h = std::move(hash)]() {
-        return crypto::verifyPassword(pw, h);
-      });
+awaitable<core::Result<bool>> Gateway::Impl::verifyOnPool(const std::string& password,
+                                                          const std::string& hash) {
+  std::function<bool()> job = [pw = password, h = hash] { return crypto::verifyPassword(pw, h); };
+  co_return co_await http::runOn<bool>(hash_pool, std::move(job));
 }
 
 Gateway::Gateway(GatewayConfig config, store::Store& store, const core::Clock& clock,

@@ -36,9 +36,9 @@ struct GatewayConfig {
 // Token buckets, each keyed by client IP or account. Any may be shared with
 // other gateways (Redis) or local; none may be null.
 struct RateLimiters {
-  http::RateLimiter* per_ip = nullptr;         // every request
-  http::RateLimiter* per_account = nullptr;    // every authenticated request
-  http::RateLimiter* auth_per_ip = nullptr;    // login, register, refresh
+  http::RateLimiter* per_ip = nullptr;             // every request
+  http::RateLimiter* per_account = nullptr;        // every authenticated request
+  http::RateLimiter* auth_per_ip = nullptr;        // login, register, refresh
   http::RateLimiter* login_per_account = nullptr;  // login attempts per email
 };
 

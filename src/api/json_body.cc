@@ -45,12 +45,12 @@ core::Result<std::optional<std::string>> stringField(const Json& obj, const char
   if (!it->is_string()) return fieldError(field, std::string(field) + " must be a string");
   const auto& s = it->get_ref<const std::string&>();
   if (s.size() < rule.min_len) {
-    return fieldError(field, std::string(field) + " must be at least " + std::to_string(rule.min_len) +
-                                 " characters");
+    return fieldError(field, std::string(field) + " must be at least " +
+                                 std::to_string(rule.min_len) + " characters");
   }
   if (s.size() > rule.max_len) {
-    return fieldError(field, std::string(field) + " must be at most " + std::to_string(rule.max_len) +
-                                 " characters");
+    return fieldError(field, std::string(field) + " must be at most " +
+                                 std::to_string(rule.max_len) + " characters");
   }
   if (s.find('\0') != std::string::npos || !validUtf8(s)) {
     return fieldError(field, std::string(field) + " contains invalid characters");
@@ -74,7 +74,8 @@ core::Result<std::optional<int64_t>> optionalInt(const Json& obj, const char* fi
                                                  int64_t max) {
   auto it = obj.find(field);
   if (it == obj.end() || it->is_null()) return std::optional<int64_t>{};
-  if (!it->is_number_integer()) return fieldError(field, std::string(field) + " must be an integer");
+  if (!it->is_number_integer())
+    return fieldError(field, std::string(field) + " must be an integer");
   int64_t v = 0;
   if (it->is_number_unsigned()) {
     const auto u = it->get<uint64_t>();
@@ -86,8 +87,8 @@ core::Result<std::optional<int64_t>> optionalInt(const Json& obj, const char* fi
     v = it->get<int64_t>();
   }
   if (v < min || v > max) {
-    return fieldError(field, std::string(field) + " must be between " + std::to_string(min) + " and " +
-                                 std::to_string(max));
+    return fieldError(field, std::string(field) + " must be between " + std::to_string(min) +
+                                 " and " + std::to_string(max));
   }
   return std::optional<int64_t>{v};
 }

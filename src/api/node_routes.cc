@@ -35,26 +35,28 @@ core::Result<store::NodeFilter> nodeFilterFrom(const Request& req) {
 
 void Gateway::Impl::addNodeRoutes(http::Router& r) {
   r.add("GET", "/api/v1/nodes", guard(Access::kUser, [this](Request& req) -> awaitable<Response> {
-    auto filter = nodeFilterFrom(req);
-    if (!filter.ok()) co_return errorResponse(filter.error());
-    auto nodes = store.nodes().list(*filter);
-    if (!nodes.ok()) co_return errorResponse(nodes.error());
-    Json items = Json::array();
-    const bool admin = req.role == "admin";
-    for (const auto& n : *nodes) items.push_back(nodeJson(n, admin));
-    co_return jsonResponse(200, Json{{"nodes", items}, {"total", items.size()}});
-  }));
+          auto filter = nodeFilterFrom(req);
+          if (!filter.ok()) co_return errorResponse(filter.error());
+          auto nodes = store.nodes().list(*filter);
+          if (!nodes.ok()) co_return errorResponse(nodes.error());
+          Json items = Json::array();
+          const bool admin = req.role == "admin";
+          for (const auto& n : *nodes) items.push_back(nodeJson(n, admin));
+          co_return jsonResponse(200, Json{{"nodes", items}, {"total", items.size()}});
+        }));
 
-  r.add("GET", "/api/v1/nodes/{id}", guard(Access::kUser, [this](Request& req) -> awaitable<Response> {
-    const auto& id = req.params["id"];
-    if (!core::isUuid(id)) co_return Response::error(404, "not_found", "node not found");
-    auto node = store.nodes().get(id);
-    if (!node.ok()) {
-      if (node.error().code == core::Code::kNotFound) co_return Response::error(404, "not_found", "node not found");
-      co_return errorResponse(node.error());
-    }
-    co_return jsonResponse(200, nodeJson(*node, req.role == "admin"));
-  }));
+  r.add("GET", "/api/v1/nodes/{id}",
+        guard(Access::kUser, [this](Request& req) -> awaitable<Response> {
+          const auto& id = req.params["id"];
+          if (!core::isUuid(id)) co_return Response::error(404, "not_found", "node not found");
+          auto node = store.nodes().get(id);
+          if (!node.ok()) {
+            if (node.error().code == core::Code::kNotFound)
+              co_return Response::error(404, "not_found", "node not found");
+            co_return errorResponse(node.error());
+          }
+          co_return jsonResponse(200, nodeJson(*node, req.role == "admin"));
+        }));
 }
 
 }  // namespace aureo::api

@@ -49,7 +49,8 @@ std::set<std::pair<std::string, std::string>> specRoutes(const std::string& path
 }
 
 TEST(OpenApiTest, SpecAndCodeDescribeTheSameRoutes) {
-  const auto dir = std::filesystem::temp_directory_path() / ("aureo-openapi-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("aureo-openapi-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   store::StoreOptions so;
   so.url = "sqlite:" + (dir / "t.db").string();
@@ -72,10 +73,12 @@ TEST(OpenApiTest, SpecAndCodeDescribeTheSameRoutes) {
   const auto spec = specRoutes(AUREO_SOURCE_DIR "/docs/openapi.yaml");
   ASSERT_FALSE(spec.empty());
   for (const auto& r : code) {
-    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second << " is served but missing from docs/openapi.yaml";
+    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second
+                               << " is served but missing from docs/openapi.yaml";
   }
   for (const auto& r : spec) {
-    EXPECT_TRUE(code.count(r)) << r.first << " " << r.second << " is in docs/openapi.yaml but not served";
+    EXPECT_TRUE(code.count(r)) << r.first << " " << r.second
+                               << " is in docs/openapi.yaml but not served";
   }
   std::filesystem::remove_all(dir);
 }

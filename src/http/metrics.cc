@@ -26,6 +26,13 @@ const prometheus::Histogram::BucketBoundaries& durationBuckets() {
   return kBuckets;
 }
 
+// From 50 us (a hot SQLite read) to 5 s (a lock wait at the busy timeout).
+const prometheus::Histogram::BucketBoundaries& dbBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5};
+  return kBuckets;
+}
+
 }  // namespace
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -42,6 +49,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Help("Connections turned away because the server was at its connection cap.")
                    .Register(*registry_)
                    .Add({});
+  db_queries_ = &prometheus::BuildCounter()
+                     .Name("aureo_vpn_database_queries_total")
+                     .Help("Database operations, by operation and result (ok or error).")
+                     .Register(*registry_);
+  db_duration_ = &prometheus::BuildHistogram()
+                      .Name("aureo_vpn_database_query_duration_seconds")
+                      .Help("Time taken by database operations, in seconds.")
+                      .Register(*registry_);
 }
 
 Metrics::~Metrics() = default;
@@ -56,6 +71,14 @@ void Metrics::recordRequest(std::string_view method, std::string_view route, int
   std::string r(route.empty() ? std::string_view("unmatched") : route);
   requests_->Add({{"method", m}, {"route", r}, {"status", std::to_string(status)}}).Increment();
   duration_->Add({{"method", m}, {"route", r}}, durationBuckets()).Observe(duration_seconds);
+}
+
+std::function<void(std::string_view, double, bool)> Metrics::databaseObserver() {
+  return [this](std::string_view operation, double seconds, bool ok) {
+    const std::string op(operation);
+    db_queries_->Add({{"operation", op}, {"result", ok ? "ok" : "error"}}).Increment();
+    db_duration_->Add({{"operation", op}}, dbBuckets()).Observe(seconds);
+  };
 }
 
 void Metrics::recordRejectedConnection() {

@@ -2,6 +2,8 @@
 // families to, and the text exposition served on /metrics.
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,11 +40,20 @@ class Metrics {
   // A connection answered 503 (or dropped) because the server was at its cap.
   void recordRejectedConnection();
 
+  // An observer for the store (store::QueryObserver has this signature):
+  // counts aureo_vpn_database_queries_total{operation,result} and observes
+  // aureo_vpn_database_query_duration_seconds{operation}. Operation names are
+  // a fixed set chosen by the store, so cardinality stays bounded. The
+  // returned function references this object, which must outlive its use.
+  std::function<void(std::string_view operation, double seconds, bool ok)> databaseObserver();
+
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* requests_;
   prometheus::Family<prometheus::Histogram>* duration_;
   prometheus::Counter* rejected_;
+  prometheus::Family<prometheus::Counter>* db_queries_;
+  prometheus::Family<prometheus::Histogram>* db_duration_;
 };
 
 }  // namespace aureo::http

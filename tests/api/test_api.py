@@ -181,24 +181,29 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 404)
 
     def test_sql_injection_strings_are_stored_verbatim(self):
-        evil_name = "robert');DROP_TABLE"
+        evil_city = "x'); DROP TABLE vpn_nodes; --"
+        evil_email = "o'reilly'--@example.test"
+        evil_password = "' OR '1'='1' --"
         status, body, _, _ = self.gw.request("POST", "/api/v1/auth/register", {
-            "email": "x'; DROP TABLE users;--@example.test", "username": "bobby.tables",
-            "password": "' OR '1'='1' --"})
+            "email": evil_email, "username": "bobby.tables", "password": evil_password})
         self.assertEqual(status, 201, body)
-        login = self.gw.login("x'; DROP TABLE users;--@example.test", "' OR '1'='1' --")
+        status, _, _, _ = self.gw.request("POST", "/api/v1/auth/login", {"email": evil_email, "password": "' OR 1=1 --"})
+        self.assertEqual(status, 401)
+        login = self.gw.login(evil_email, evil_password)
         status, me, _, _ = self.gw.request("GET", "/api/v1/user/me", token=login["access_token"])
-        self.assertEqual(me["email"], "x'; drop table users;--@example.test")
+        self.assertEqual(me["email"], evil_email)
         status, page, _, _ = self.gw.request("GET", "/api/v1/admin/users?search=%25%27%20OR%201%3D1", token=self.admin)
         self.assertEqual(status, 200)
         self.assertEqual(page["total"], 0, "a LIKE wildcard or quote in search must match literally")
-        status, page, _, _ = self.gw.request("GET", "/api/v1/admin/users?search=DROP%20TABLE", token=self.admin)
+        status, page, _, _ = self.gw.request("GET", "/api/v1/admin/users?search=o%27reilly%27--", token=self.admin)
         self.assertEqual(page["total"], 1)
         status, node, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
-            "name": "node-sqli", "public_ip": "203.0.113.9", "country": "de", "city": evil_name}, token=self.admin)
+            "name": "node-sqli", "public_ip": "203.0.113.9", "country": "de", "city": evil_city}, token=self.admin)
         self.assertEqual(status, 201, node)
         status, got, _, _ = self.gw.request("GET", f"/api/v1/nodes/{node['id']}", token=self.admin)
-        self.assertEqual(got["city"], evil_name)
+        self.assertEqual(got["city"], evil_city)
+        status, page, _, _ = self.gw.request("GET", "/api/v1/nodes?city=" + "x%27%29%3B%20DROP%20TABLE%20vpn_nodes%3B%20--", token=self.admin)
+        self.assertEqual([n["id"] for n in page["nodes"]], [node["id"]])
 
     # ---- users, nodes, admin ----
     def test_user_profile_password_export_and_erasure(self):

@@ -59,8 +59,9 @@ struct Gateway::Impl {
   Json tokenJson(const TokenPair& tokens) const;
 
   // Runs Argon2id on the bounded pool.
-  awaitable<core::Result<std::string>> hashOnPool(std::string password);
-  awaitable<core::Result<bool>> verifyOnPool(std::string password, std::string hash);
+  // Both must be awaited at once: they read their arguments before suspending.
+  awaitable<core::Result<std::string>> hashOnPool(const std::string& password);
+  awaitable<core::Result<bool>> verifyOnPool(const std::string& password, const std::string& hash);
 
   void addAuthRoutes(http::Router& r);
   void addUserRoutes(http::Router& r);
