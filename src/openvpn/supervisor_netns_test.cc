@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "core/clock.h"
 #include "openvpn/pki.h"
@@ -189,8 +190,7 @@ class OpenVpnNetnsTest : public ::testing::Test {
     options.management_socket = dir_ + "/mgmt.sock";
     options.bytecount_interval_seconds = 1;
     options.stop_grace = seconds(5);
-    supervisor_ =
-        std::make_unique<Supervisor>(options, recorder_.callbacks(), core::Logger::null(), clock_);
+    supervisor_ = std::make_unique<Supervisor>(options, recorder_.callbacks(), logger_, clock_);
     ASSERT_TRUE(supervisor_->start().ok());
   }
 
@@ -221,6 +221,21 @@ class OpenVpnNetnsTest : public ::testing::Test {
     return false;
   }
 
+  std::string serverLog() {
+    std::lock_guard lock(server_log_mu_);
+    return server_log_;
+  }
+
+  // Waits (bounded) until the daemon has logged `text`.
+  bool waitForServerLog(std::string_view text) {
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (serverLog().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  }
+
   std::string clientLog() {
     std::lock_guard lock(client_log_mu_);
     return client_log_;
@@ -232,6 +247,13 @@ class OpenVpnNetnsTest : public ::testing::Test {
   }
 
   core::SystemClock clock_;
+  // Supervisor and daemon logs, shown when an assertion fails.
+  core::Logger logger_{"openvpn-test", core::LogLevel::kDebug, [this](std::string_view line) {
+                         std::lock_guard lock(server_log_mu_);
+                         server_log_.append(line).append("\n");
+                       }};
+  std::mutex server_log_mu_;
+  std::string server_log_;
   std::string server_ns_;
   std::string client_ns_;
   int original_ns_ = -1;
@@ -317,6 +339,9 @@ TEST_F(OpenVpnNetnsTest, KilledDaemonIsRestartedAndTheClientReconnects) {
   startSupervisor();
   startClient("alice", kGoodPassword);
   ASSERT_TRUE(recorder_.waitUntil([&] { return !recorder_.established.empty(); })) << clientLog();
+  // Only kill once the client has its pushed options (ping-restart among
+  // them): killed earlier, the client waits a minute for a push reply.
+  ASSERT_TRUE(pingServerFromClient()) << clientLog();
   const auto first_pid = supervisor_->daemonPid();
   ASSERT_TRUE(first_pid.has_value());
   ASSERT_EQ(::kill(*first_pid, SIGKILL), 0);
@@ -334,7 +359,7 @@ TEST_F(OpenVpnNetnsTest, KilledDaemonIsRestartedAndTheClientReconnects) {
   }));
   ASSERT_TRUE(recorder_.waitUntil([&] { return !recorder_.disconnected.empty(); }));
   ASSERT_TRUE(recorder_.waitUntil([&] { return recorder_.established.size() >= 2; }))
-      << clientLog();
+      << clientLog() << serverLog();
   const auto second_pid = supervisor_->daemonPid();
   ASSERT_TRUE(second_pid.has_value());
   EXPECT_NE(*second_pid, *first_pid);
@@ -352,6 +377,8 @@ TEST_F(OpenVpnNetnsTest, StopTerminatesAndReapsTheDaemon) {
     }
     return false;
   }));
+  // SIGTERM is handled by the daemon's event loop, which runs once it is up.
+  ASSERT_TRUE(waitForServerLog("Initialization Sequence Completed")) << serverLog();
   const auto pid = supervisor_->daemonPid();
   ASSERT_TRUE(pid.has_value());
   supervisor_->stop();
@@ -363,7 +390,7 @@ TEST_F(OpenVpnNetnsTest, StopTerminatesAndReapsTheDaemon) {
   EXPECT_EQ(last.kind, DaemonEvent::Kind::kExited);
   ASSERT_TRUE(last.exit.has_value());
   // SIGTERM was enough: openvpn exits cleanly on it.
-  EXPECT_TRUE(last.exit->exited) << last.exit->toString();
+  EXPECT_TRUE(last.exit->exited) << last.exit->toString() << "\n" << serverLog();
 }
 
 }  // namespace
