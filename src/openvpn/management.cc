@@ -454,13 +454,9 @@ ManagementClient::~ManagementClient() {
   }
   const uint64_t one = 1;
   [[maybe_unused]] const ssize_t n = ::write(impl_->wake_fd, &one, sizeof one);
-  if (impl_->reader.joinable()) {
-    if (impl_->reader.get_id() == std::this_thread::get_id()) {
-      impl_->reader.detach();  // destroyed from its own handler: nothing left to join
-    } else {
-      impl_->reader.join();
-    }
-  }
+  // Joining from the reader itself would deadlock; the header forbids
+  // destroying a client from its own event handler.
+  if (impl_->reader.joinable()) impl_->reader.join();
 }
 
 bool ManagementClient::connected() const {

@@ -163,7 +163,8 @@ class ManagementClient {
                                                                  EventHandler handler,
                                                                  ManagementClientOptions options,
                                                                  core::Logger& logger);
-  // Closes the socket and joins the reader; waiting commands fail.
+  // Closes the socket and joins the reader; waiting commands fail. Must not
+  // run on the event handler's thread (it would join itself).
   ~ManagementClient();
   ManagementClient(const ManagementClient&) = delete;
   ManagementClient& operator=(const ManagementClient&) = delete;

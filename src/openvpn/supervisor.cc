@@ -294,6 +294,14 @@ void Supervisor::Impl::eventLoop() {
                    },
                },
                q.item);
+    // The login's password rode along in the event's environment.
+    if (auto* ev = std::get_if<ManagementEvent>(&q.item)) {
+      if (auto* client = std::get_if<ClientEvent>(ev)) {
+        for (auto& [name, value] : client->env) {
+          if (name == "password") wipe(value);
+        }
+      }
+    }
   }
 }
 
