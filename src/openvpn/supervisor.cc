@@ -227,6 +227,7 @@ void Supervisor::Impl::monitorLoop() {
         {
           std::lock_guard lock(mu);
           mgmt.reset();
+          connecting = true;  // events already queued wait for the new connection
         }
         current.reset();
         attachManagement(*child, gen, milliseconds(1000));
