@@ -22,7 +22,7 @@ runtime_packages=(
   iproute2 nftables ca-certificates openssl
 )
 test_packages=(
-  wireguard-go wireguard-tools iperf3 openvpn tcpdump
+  wireguard-go wireguard-tools iperf3 openvpn tcpdump iputils-ping
   prometheus wrk golang-go postgresql redis-server
   curl jq python3 procps psmisc
 )
