@@ -9,7 +9,8 @@
 // the interface and the socket are ready. LOG_LEVEL=debug|verbose|info|error|
 // silent picks the log level (default info; a detached daemon logs to stderr
 // only when LOG_LEVEL is set, as wireguard-go does). SIGINT/SIGTERM, or the
-// interface being deleted, stop it and remove the socket. Wiring only: the
+// interface being deleted, stop it and remove the socket; SIGUSR1 logs the
+// drop counters and I/O counters (at info level). Wiring only: the
 // work is in src/wireguard.
 #include <fcntl.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "wireguard/keys.h"
 #include "wireguard/linux_device.h"
 #include "wireguard/tun.h"
 #include "wireguard/uapi.h"
@@ -138,6 +140,30 @@ void reportReady(int ready_fd, bool keep_stderr) {
   if (!keep_stderr) redirect(STDERR_FILENO, O_WRONLY);
 }
 
+// One line for the drop counters ("reason=count,..." for every non-zero
+// one) and one for the I/O counters.
+void logCounters(aureo::wireguard::LinuxDevice& device, aureo::core::Logger& log) {
+  using aureo::wireguard::DropReason;
+  const aureo::wireguard::DropCounters drops = device.device().drops();
+  std::string text;
+  for (size_t i = 0; i < drops.counts.size(); ++i) {
+    if (drops.counts[i] == 0) continue;
+    if (!text.empty()) text += ',';
+    text += aureo::wireguard::dropReasonName(static_cast<DropReason>(i));
+    text += '=';
+    text += std::to_string(drops.counts[i]);
+  }
+  log.info("drop counters", {{"drops", text}, {"total", drops.total()}});
+  const aureo::wireguard::LinuxDeviceStats io = device.ioStats();
+  log.info("io counters", {{"tun_frames_read", io.tun_frames_read},
+                           {"tun_segments", io.tun_segments},
+                           {"tun_frames_written", io.tun_frames_written},
+                           {"tun_packets_written", io.tun_packets_written},
+                           {"udp_datagrams_received", io.udp_datagrams_received},
+                           {"udp_datagrams_sent", io.udp_datagrams_sent},
+                           {"handshakes_queued", io.handshakes_queued}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,6 +186,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -180,6 +207,12 @@ int main(int argc, char** argv) {
               {{"interface", args->interface_name}, {"error", device.error().message}});
     return kExitSetupFailed;
   }
+  (*device)->device().subscribeHandshakes([&log](const aureo::wireguard::HandshakeEvent& e) {
+    log.info("handshake completed",
+             {{"peer", aureo::wireguard::toBase64(e.peer.span())},
+              {"initiator", e.initiator},
+              {"endpoint", e.endpoint ? e.endpoint->toString() : std::string()}});
+  });
   auto uapi = aureo::wireguard::UapiServer::start(args->interface_name, (*device)->uapi(), log);
   if (!uapi.ok()) {
     log.error("cannot start the UAPI socket",
@@ -192,7 +225,10 @@ int main(int argc, char** argv) {
   reportReady(ready_fd, log_choice.explicitly_set && !log_choice.silent);
 
   int sig = 0;
-  while (sigwait(&signals, &sig) != 0 || sig == SIGHUP) {
+  for (;;) {
+    if (sigwait(&signals, &sig) != 0 || sig == SIGHUP) continue;
+    if (sig != SIGUSR1) break;
+    logCounters(**device, log);
   }
   log.info("shutting down", {{"signal", std::string(strsignal(sig))},
                              {"interface_gone", (*device)->interfaceGone()}});
