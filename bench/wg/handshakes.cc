@@ -342,21 +342,36 @@ SideResult benchInitiator(size_t n) {
   return result;
 }
 
+void printSide(const char* name, const SideResult& side, double quarter) {
+  std::printf("%s: %.1f handshakes/s per CPU second (%.1f per wall second)", name,
+              side.handshakes_per_cpu_second, side.handshakes_per_wall_second);
+  if (quarter > 0)
+    std::printf(" = %.1f%% of bound/4", 100 * side.handshakes_per_cpu_second / quarter);
+  std::printf("%s\n", side.complete ? "" : "  [INCOMPLETE: some handshakes failed]");
+}
+
 int run(int argc, char** argv) {
   size_t n = 20000;
   int cpu = -1;
   int openssl_seconds = 3;
-  for (int opt; (opt = getopt(argc, argv, "n:c:s:")) != -1;) {
+  std::string sides = "both";
+  for (int opt; (opt = getopt(argc, argv, "n:c:s:p:")) != -1;) {
     switch (opt) {
       case 'n': n = std::strtoul(optarg, nullptr, 10); break;
       case 'c': cpu = std::atoi(optarg); break;
       case 's': openssl_seconds = std::atoi(optarg); break;
+      case 'p': sides = optarg; break;
       default:
-        std::fprintf(stderr, "usage: %s [-n HANDSHAKES] [-c CPU] [-s OPENSSL_SECONDS]\n", argv[0]);
+        std::fprintf(stderr,
+                     "usage: %s [-n HANDSHAKES] [-c CPU] [-s OPENSSL_SECONDS (0: skip)] "
+                     "[-p responder|initiator|both]\n",
+                     argv[0]);
         return 2;
     }
   }
-  if (n == 0 || sodium_init() < 0) return 2;
+  const bool run_responder = sides == "both" || sides == "responder";
+  const bool run_initiator = sides == "both" || sides == "initiator";
+  if (n == 0 || (!run_responder && !run_initiator) || sodium_init() < 0) return 2;
   cpu = pinToOneCpu(cpu);
   if (cpu < 0) {
     std::fprintf(stderr, "cannot pin to one CPU: %s\n", std::strerror(errno));
@@ -365,35 +380,32 @@ int run(int argc, char** argv) {
   std::printf("pinned to CPU %d; %zu handshakes per side\n", cpu, n);
 
   // The reference before and after, so a change in background load shows.
-  const double bound_before = opensslX25519OpsPerSecond(openssl_seconds);
-  std::printf("openssl speed ecdhx25519 (before): %.1f op/s\n", bound_before);
+  double bound_before = 0;
+  if (openssl_seconds > 0) {
+    bound_before = opensslX25519OpsPerSecond(openssl_seconds);
+    std::printf("openssl speed ecdhx25519 (before): %.1f op/s\n", bound_before);
+  }
   std::printf("libsodium crypto_scalarmult (the engine's DH): %.1f op/s\n",
               sodiumX25519OpsPerSecond(1.0));
-  const SideResult responder = benchResponder(n);
-  const SideResult initiator = benchInitiator(n);
-  const double bound_after = opensslX25519OpsPerSecond(openssl_seconds);
-  std::printf("openssl speed ecdhx25519 (after):  %.1f op/s\n", bound_after);
-  if (bound_before <= 0 || bound_after <= 0) {
-    std::fprintf(stderr, "could not read op/s from `openssl speed ecdhx25519`\n");
-    return 1;
+  SideResult responder;
+  SideResult initiator;
+  if (run_responder) responder = benchResponder(n);
+  if (run_initiator) initiator = benchInitiator(n);
+  double quarter = 0;
+  if (openssl_seconds > 0) {
+    const double bound_after = opensslX25519OpsPerSecond(openssl_seconds);
+    std::printf("openssl speed ecdhx25519 (after):  %.1f op/s\n", bound_after);
+    if (bound_before <= 0 || bound_after <= 0) {
+      std::fprintf(stderr, "could not read op/s from `openssl speed ecdhx25519`\n");
+      return 1;
+    }
+    const double bound = (bound_before + bound_after) / 2;
+    quarter = bound / 4;
+    std::printf("\nX25519 bound (mean op/s): %.1f; bound/4: %.1f handshakes/s; target 70%%: %.1f\n",
+                bound, quarter, 0.7 * quarter);
   }
-  const double bound = (bound_before + bound_after) / 2;
-  const double quarter = bound / 4;
-
-  std::printf("\nX25519 bound (mean op/s): %.1f; bound/4: %.1f handshakes/s; target 70%%: %.1f\n",
-              bound, quarter, 0.7 * quarter);
-  std::printf(
-      "responder: %.1f handshakes/s per CPU second (%.1f per wall second) = %.1f%% of "
-      "bound/4%s\n",
-      responder.handshakes_per_cpu_second, responder.handshakes_per_wall_second,
-      100 * responder.handshakes_per_cpu_second / quarter,
-      responder.complete ? "" : "  [INCOMPLETE: some handshakes failed]");
-  std::printf(
-      "initiator: %.1f handshakes/s per CPU second (%.1f per wall second) = %.1f%% of "
-      "bound/4%s\n",
-      initiator.handshakes_per_cpu_second, initiator.handshakes_per_wall_second,
-      100 * initiator.handshakes_per_cpu_second / quarter,
-      initiator.complete ? "" : "  [INCOMPLETE: some handshakes failed]");
+  if (run_responder) printSide("responder", responder, quarter);
+  if (run_initiator) printSide("initiator", initiator, quarter);
   return 0;
 }
 

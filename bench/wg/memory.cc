@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/ip.h"
@@ -71,20 +72,18 @@ PublicKey randomPublicKey() {
 
 int run(int argc, char** argv) {
   size_t n = 100000;
-  for (int opt; (opt = getopt(argc, argv, "n:")) != -1;) {
-    if (opt != 'n') {
-      std::fprintf(stderr, "usage: %s [-n PEERS]\n", argv[0]);
+  bool split = false;
+  for (int opt; (opt = getopt(argc, argv, "n:b")) != -1;) {
+    if (opt == 'n') {
+      n = std::strtoul(optarg, nullptr, 10);
+    } else if (opt == 'b') {
+      split = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [-n PEERS] [-b]\n", argv[0]);
       return 2;
     }
-    n = std::strtoul(optarg, nullptr, 10);
   }
   if (n == 0 || n > (1u << 24) || sodium_init() < 0) return 2;
-
-  core::SystemClock clock;
-  NullIo io;
-  Device device(clock, io, core::Logger::null());
-  device.setPrivateKey(generatePrivateKey());
-  const Usage empty = measure();
 
   // The 10.0.0.0/8 and fd00::/8 spaces split into n equal strides, so the
   // trie branches at every depth rather than along one dense run.
@@ -93,18 +92,47 @@ int run(int argc, char** argv) {
   const auto v6_base = *core::IpAddress::parse("fd00::1");
   const uint64_t v6_stride = 0x0000'0100'0000'0001ULL;  // spreads the low 64 bits
   const auto endpoint_base = *core::IpAddress::parse("100.64.0.0");
+  auto allowedIpsOf = [&](size_t i) {
+    return std::vector<core::Cidr>{core::Cidr(v4_base.plus(i * v4_stride), 32),
+                                   core::Cidr(v6_base.plus(i * v6_stride), 128)};
+  };
+  // With -b the keys are kept for the second pass; allocated before the
+  // first measure, so they do not count as the device's.
+  std::vector<PublicKey> keys(split ? n : 0);
 
+  core::SystemClock clock;
+  NullIo io;
+  Device device(clock, io, core::Logger::null());
+  device.setPrivateKey(generatePrivateKey());
+  const Usage empty = measure();
+
+  // -b: first the peers with key and endpoint only, then their allowed IPs
+  // in a second pass, to split the figure. The end state is the same.
   for (size_t i = 0; i < n; ++i) {
     PeerConfig config;
     config.public_key = randomPublicKey();
     config.endpoint = Endpoint{endpoint_base.plus(i), 51820};
-    config.allowed_ips = {
-        core::Cidr(v4_base.plus(i * v4_stride), 32),
-        core::Cidr(v6_base.plus(i * v6_stride), 128),
-    };
+    if (split) {
+      keys[i] = config.public_key;
+    } else {
+      config.allowed_ips = allowedIpsOf(i);
+    }
     if (!device.addOrUpdatePeer(config).ok()) {
       std::fprintf(stderr, "addOrUpdatePeer failed at peer %zu\n", i);
       return 1;
+    }
+  }
+  const Usage peers_only = measure();
+  if (split) {
+    for (size_t i = 0; i < n; ++i) {
+      PeerConfig config;
+      config.public_key = keys[i];
+      config.update_only = true;
+      config.allowed_ips = allowedIpsOf(i);
+      if (!device.addOrUpdatePeer(config).ok()) {
+        std::fprintf(stderr, "adding allowed IPs failed at peer %zu\n", i);
+        return 1;
+      }
     }
   }
   const Usage full = measure();
@@ -117,6 +145,10 @@ int run(int argc, char** argv) {
   std::printf("device with a key, no peers:             RSS %8.1f MiB            heap %8.1f MiB\n",
               static_cast<double>(empty.rss_bytes) / 1048576.0,
               static_cast<double>(empty.heap_bytes) / 1048576.0);
+  if (split) {
+    printGrowth("  of which peers (key, endpoint):", empty, peers_only, n);
+    printGrowth("  of which allowed IPs (/32 + /128):", peers_only, full, n);
+  }
   printGrowth("growth with the peers:", empty, full, n);
 
   // The reference: the state a peer cannot do without.
