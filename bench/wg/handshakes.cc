@@ -15,8 +15,8 @@
 // Times are CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), because the
 // machine is shared: openssl speed also reports op/s over CPU (user) time.
 //
-//   wg_bench_handshakes [-n HANDSHAKES] [-c CPU] [-s OPENSSL_SECONDS]
-#include <malloc.h>
+//   wg_bench_handshakes [-n HANDSHAKES] [-c CPU] [-s OPENSSL_SECONDS (0: skip)]
+//                       [-p responder|initiator|both]
 #include <sched.h>
 #include <sodium.h>
 #include <time.h>
