@@ -54,6 +54,8 @@ aureo::core::ConfigSchema schema() {
        "HS256 secret (>= 32 chars); default: generated into DATA_DIR/jwt.secret", "", nullptr},
       {"auth.access_ttl", ConfigType::kDuration, "15m", "Access token lifetime", "", nullptr},
       {"auth.refresh_ttl", ConfigType::kDuration, "7d", "Refresh token lifetime", "", nullptr},
+      {"api.node_list_cache", ConfigType::kDuration, "1s",
+       "How long a node list answer is reused (0: never)", "", nullptr},
       {"auth.allow_registration", ConfigType::kBool, "true", "Whether anyone may register", "",
        nullptr},
       {"auth.argon2_memory_kib", ConfigType::kInt, "19456", "Argon2id memory in KiB (>= 19456)", "",
@@ -170,6 +172,8 @@ int main(int argc, char** argv) {
   gw.refresh_ttl = cfg->getDuration("auth.refresh_ttl");
   gw.allow_registration = cfg->getBool("auth.allow_registration");
   gw.argon2 = argon2;
+  gw.node_list_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg->getDuration("api.node_list_cache"));
   api::Gateway gateway(
       gw, **store, clock, log, metrics, *hash_pool,
       {ip_limiter.get(), account_limiter.get(), auth_limiter.get(), login_limiter.get()});

@@ -298,6 +298,7 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
             co_return errorResponse(st.error());
           }
           audit(req, "node.create", "node", node.id, Json{{"name", node.name}});
+          invalidateNodeList();
           co_return jsonResponse(201, nodeJson(node, true));
         }));
 
@@ -320,6 +321,7 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
             co_return storeError(st.error(), "node");
           }
           audit(req, "node.update", "node", id, *body);
+          invalidateNodeList();
           co_return jsonResponse(200, nodeJson(*node, true));
         }));
 
@@ -329,6 +331,7 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
           if (!core::isUuid(id)) co_return notFound("node");
           if (auto st = store.nodes().erase(id); !st.ok()) co_return storeError(st.error(), "node");
           audit(req, "node.delete", "node", id);
+          invalidateNodeList();
           co_return Response::json(204, "");
         }));
 

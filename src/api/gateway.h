@@ -31,6 +31,8 @@ struct GatewayConfig {
   std::chrono::seconds refresh_ttl{7 * 24 * 3600};
   crypto::Argon2Params argon2;
   bool allow_registration = true;
+  // How long a node list answer may be served from memory; 0 disables.
+  std::chrono::milliseconds node_list_ttl{1000};
 };
 
 // Token buckets, each keyed by client IP or account. Any may be shared with

@@ -33,16 +33,49 @@ core::Result<store::NodeFilter> nodeFilterFrom(const Request& req) {
 
 }  // namespace
 
+void Gateway::Impl::invalidateNodeList() {
+  std::lock_guard lock(node_list_cache.mu);
+  node_list_cache.entries.clear();
+}
+
 void Gateway::Impl::addNodeRoutes(http::Router& r) {
   r.add("GET", "/api/v1/nodes", guard(Access::kUser, [this](Request& req) -> awaitable<Response> {
           auto filter = nodeFilterFrom(req);
           if (!filter.ok()) co_return errorResponse(filter.error());
+          const bool admin = req.role == "admin";
+          // Each field is length-prefixed, so two different filters never share a key.
+          std::string key;
+          for (const std::string* f :
+               {&filter->country, &filter->city, &filter->status, &filter->protocol}) {
+            key += std::to_string(f->size());
+            key += ':';
+            key += *f;
+          }
+          key += admin ? "A" : "U";
+          const auto now = clock.steadyNow();
+          const bool cache = config.node_list_ttl.count() > 0;
+          if (cache) {
+            std::lock_guard lock(node_list_cache.mu);
+            auto it = node_list_cache.entries.find(key);
+            if (it != node_list_cache.entries.end() && it->second.first > now) {
+              co_return Response::json(200, *it->second.second);
+            }
+          }
           auto nodes = store.nodes().list(*filter);
           if (!nodes.ok()) co_return errorResponse(nodes.error());
           Json items = Json::array();
-          const bool admin = req.role == "admin";
           for (const auto& n : *nodes) items.push_back(nodeJson(n, admin));
-          co_return jsonResponse(200, Json{{"nodes", items}, {"total", items.size()}});
+          auto body = std::make_shared<const std::string>(
+              Json{{"nodes", items}, {"total", items.size()}}.dump(-1, ' ', false,
+                                                                   Json::error_handler_t::replace));
+          if (cache) {
+            std::lock_guard lock(node_list_cache.mu);
+            // Bounded: distinct filters are few in practice; a flood of odd ones
+            // only costs a clear.
+            if (node_list_cache.entries.size() >= 1024) node_list_cache.entries.clear();
+            node_list_cache.entries[key] = {now + config.node_list_ttl, body};
+          }
+          co_return Response::json(200, *body);
         }));
 
   r.add("GET", "/api/v1/nodes/{id}",

@@ -6,8 +6,12 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "api/gateway.h"
 #include "api/json_body.h"
@@ -39,6 +43,17 @@ struct Gateway::Impl {
   prometheus::Family<prometheus::Counter>& login_attempts;
   // Verifying against this when the email is unknown keeps login timing flat.
   std::string dummy_hash;
+
+  // Serialized GET /api/v1/nodes answers, by filter, for config.node_list_ttl.
+  // Nodes change rarely and their load every 30 s, while every client polls the
+  // list: this keeps that route off the database and the JSON encoder. Admin
+  // node writes clear it; other gateways' writes show within the TTL.
+  struct NodeListCache {
+    std::mutex mu;
+    std::unordered_map<std::string, std::pair<core::SteadyTime, std::shared_ptr<const std::string>>>
+        entries;  // guarded by mu
+  } node_list_cache;
+  void invalidateNodeList();
 
   // Wraps a handler with rate limiting and, unless public, bearer-token
   // authentication (and for admin routes a role check against the database).
