@@ -155,6 +155,8 @@ int run(int argc, const char* const* argv, const Environment& env, std::ostream&
   app.footer(
       "Server URL: --server, else $AUREO_URL, else server = \"...\" in "
       "~/.config/aureo-vpn/config.toml, else the server of the last login.\n"
+      "Global options (anywhere on the line): --server URL, --ca-file FILE, --insecure, --json, "
+      "--compact, --timeout SECONDS.\n"
       "Exit codes: 0 success, 1 the command failed, 2 bad command line.");
   auto& o = ctx.options;
   app.add_option("--server", o.server, "API URL, e.g. https://vpn.example.com");

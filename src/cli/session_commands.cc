@@ -121,7 +121,9 @@ core::Status stats(Context& ctx) {
   const Json sessions = s.value("sessions", Json::object());
   const Json traffic = s.value("traffic", Json::object());
   std::string tiers;
-  for (const auto& [tier, n] : users.value("by_tier", Json::object()).items()) {
+  // A named copy: items() on a temporary would outlive it.
+  const Json by_tier = users.value("by_tier", Json::object());
+  for (const auto& [tier, n] : by_tier.items()) {
     tiers += fmt::format("{}{} {}", tiers.empty() ? "" : ", ", n.dump(), tier);
   }
   ctx.out << renderFields(
