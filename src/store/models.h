@@ -52,6 +52,9 @@ struct VpnNode {
   // Bumped (never written by update()) whenever the node's desired peer set
   // changes; nodes long-poll on it. See NodeRepository::bumpPeerVersion.
   int64_t peer_version = 0;
+  // An admin drained the node: heartbeats keep it draining until an admin
+  // sets another status.
+  bool drain_requested = false;
 };
 
 struct Session {

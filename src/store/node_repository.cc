@@ -12,7 +12,7 @@ constexpr std::string_view kNodeColumns =
     "id, name, hostname, public_ip, country, city, status, protocols, max_connections, "
     "current_connections, load_score, cpu_usage, bytes_sent, bytes_received, wg_public_key, "
     "wg_port, openvpn_port, tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers, last_heartbeat, "
-    "created_at, updated_at, peer_version";
+    "created_at, updated_at, peer_version, drain_requested";
 
 struct NodeRow {
   std::string id, name, hostname, public_ip, country, city, status, protocols;
@@ -24,6 +24,7 @@ struct NodeRow {
   std::string tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers;
   NullableMillis last_heartbeat;
   long long created_at = 0, updated_at = 0, peer_version = 0;
+  int drain_requested = 0;
 
   void into(soci::statement& st) {
     for (std::string* s :
@@ -46,6 +47,7 @@ struct NodeRow {
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
     st.exchange(soci::into(peer_version));
+    st.exchange(soci::into(drain_requested));
   }
 
   [[nodiscard]] VpnNode toModel() const {
@@ -74,6 +76,7 @@ struct NodeRow {
     n.created_at = fromMillis(created_at);
     n.updated_at = fromMillis(updated_at);
     n.peer_version = peer_version;
+    n.drain_requested = drain_requested != 0;
     return n;
   }
 };
@@ -100,6 +103,7 @@ void bindMutable(Query& q, const VpnNode& n) {
       .bindText("tunnel_ipv6_cidr", n.tunnel_ipv6_cidr)
       .bindText("dns_servers", n.dns_servers)
       .bindOptTime("last_heartbeat", n.last_heartbeat)
+      .bindInt("drain_requested", n.drain_requested ? 1 : 0)
       .bindTime("updated_at", n.updated_at);
 }
 
@@ -114,7 +118,7 @@ class SqlNodeRepository final : public NodeRepository {
               ":protocols, :max_connections, :current_connections, :load_score, :cpu_usage, "
               ":bytes_sent, :bytes_received, :wg_public_key, :wg_port, :openvpn_port, "
               ":tunnel_ipv4_cidr, :tunnel_ipv6_cidr, :dns_servers, :last_heartbeat, "
-              ":created_at, :updated_at, :peer_version)");
+              ":created_at, :updated_at, :peer_version, :drain_requested)");
       q.bindText("id", node.id)
           .bindTime("created_at", node.created_at)
           .bindInt("peer_version", node.peer_version);
@@ -166,7 +170,8 @@ class SqlNodeRepository final : public NodeRepository {
           "bytes_received = :bytes_received, wg_public_key = :wg_public_key, wg_port = "
           ":wg_port, openvpn_port = :openvpn_port, tunnel_ipv4_cidr = :tunnel_ipv4_cidr, "
           "tunnel_ipv6_cidr = :tunnel_ipv6_cidr, dns_servers = :dns_servers, last_heartbeat = "
-          ":last_heartbeat, updated_at = :updated_at WHERE id = :id");
+          ":last_heartbeat, drain_requested = :drain_requested, updated_at = :updated_at WHERE id "
+          "= :id");
       bindMutable(q, node);
       q.bindText("id", node.id);
       if (execute(sql, q) == 0) return core::notFound("node not found");
@@ -245,7 +250,8 @@ class SqlNodeRepository final : public NodeRepository {
       Query q(
           "UPDATE vpn_nodes SET last_heartbeat = :now, updated_at = :updated_at, cpu_usage = :cpu, "
           "bytes_sent = :bytes_sent, bytes_received = :bytes_received, status = CASE WHEN "
-          "status = 'maintenance' THEN status ELSE :status END WHERE id = :id");
+          "status = 'maintenance' THEN status WHEN drain_requested = 1 THEN 'draining' ELSE "
+          ":status END WHERE id = :id");
       q.bindTime("now", now)
           .bindTime("updated_at", now)
           .bindReal("cpu", hb.cpu_usage)
@@ -297,8 +303,13 @@ class SqlNodeRepository final : public NodeRepository {
 
   Status setStatus(const std::string& id, const std::string& status, SystemTime now) override {
     return db_.run("nodes.set_status", [&](soci::session& sql) -> Status {
-      Query q("UPDATE vpn_nodes SET status = :status, updated_at = :now WHERE id = :id");
-      q.bindText("status", status).bindTime("now", now).bindText("id", id);
+      Query q(
+          "UPDATE vpn_nodes SET status = :status, drain_requested = :drain, updated_at = :now "
+          "WHERE id = :id");
+      q.bindText("status", status)
+          .bindInt("drain", status == "draining" ? 1 : 0)
+          .bindTime("now", now)
+          .bindText("id", id);
       if (execute(sql, q) == 0) return core::notFound("node not found");
       return core::okStatus();
     });

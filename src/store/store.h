@@ -59,7 +59,8 @@ class NodeRepository {
   virtual Result<std::vector<std::pair<std::string, int64_t>>> peerVersions() = 0;
   // Stores a heartbeat: last_heartbeat = now, cpu and byte counters, and the
   // status the node asks for, except that a node in maintenance stays in
-  // maintenance. Returns the status afterwards; kNotFound if absent.
+  // maintenance, and a node an admin drained stays draining. Returns the
+  // status afterwards; kNotFound if absent.
   virtual Result<std::string> recordHeartbeat(const std::string& id, const NodeHeartbeat& hb,
                                               SystemTime now) = 0;
   // Marks online/draining nodes whose last heartbeat is older than cutoff
@@ -67,7 +68,8 @@ class NodeRepository {
   virtual Result<std::vector<std::string>> markStaleOffline(SystemTime cutoff, SystemTime now) = 0;
   // Writes load_score only, so a concurrent admin edit is not overwritten.
   virtual Status setLoadScore(const std::string& id, double load_score) = 0;
-  // Sets the status only (drain, maintenance, ...).
+  // Sets the status (an admin's decision): drain_requested becomes true for
+  // "draining" and false for anything else.
   virtual Status setStatus(const std::string& id, const std::string& status, SystemTime now) = 0;
   // Stores the node's WireGuard public key (at enrollment) and, if not empty,
   // its hostname.

@@ -1177,6 +1177,16 @@ TEST_P(StoreContractTest, NodeHeartbeatStoresFiguresAndKeepsMaintenance) {
   ASSERT_TRUE(store_->nodes().setStatus("node-hb", "maintenance", at(kT0 + 2500)).ok());
   hb.status = "online";
   EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 3000)), "maintenance");
+  // An admin's drain sticks; the node's own "draining" does not.
+  ASSERT_TRUE(store_->nodes().setStatus("node-hb", "draining", at(kT0 + 3500)).ok());
+  EXPECT_TRUE(store_->nodes().get("node-hb")->drain_requested);
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 4000)), "draining");
+  ASSERT_TRUE(store_->nodes().setStatus("node-hb", "online", at(kT0 + 4500)).ok());
+  EXPECT_FALSE(store_->nodes().get("node-hb")->drain_requested);
+  hb.status = "draining";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 5000)), "draining");
+  hb.status = "online";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 6000)), "online");
   EXPECT_EQ(store_->nodes().recordHeartbeat("node-x", hb, at(kT0)).error().code, Code::kNotFound);
 }
 
