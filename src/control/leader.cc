@@ -45,11 +45,10 @@ core::Result<bool> LeaderElector::tick() {
     std::lock_guard lock(mu_);
     held = leaderLocked();
   }
-  core::Result<store::Lease> lease =
-      held ? leases_.renew(options_.lease_name, options_.holder_id, options_.lease_period,
-                           clock_.now())
-           : leases_.acquire(options_.lease_name, options_.holder_id, options_.lease_period,
-                             clock_.now());
+  core::Result<store::Lease> lease = held ? leases_.renew(options_.lease_name, options_.holder_id,
+                                                          options_.lease_period, clock_.now())
+                                          : leases_.acquire(options_.lease_name, options_.holder_id,
+                                                            options_.lease_period, clock_.now());
   bool was = false;
   bool now = false;
   core::Result<bool> out = false;

@@ -48,6 +48,7 @@ class LeaderElector {
   [[nodiscard]] bool isLeader() const;
   [[nodiscard]] int64_t fencingToken() const;
   [[nodiscard]] const std::string& holderId() const { return options_.holder_id; }
+  [[nodiscard]] const std::string& leaseName() const { return options_.lease_name; }
   [[nodiscard]] std::chrono::milliseconds renewInterval() const {
     return options_.lease_period / 3;
   }
@@ -64,10 +65,10 @@ class LeaderElector {
   std::function<void(bool)> on_change_;
 
   mutable std::mutex mu_;
-  bool holds_ = false;                         // guarded by mu_
-  core::SteadyTime local_expiry_{};            // guarded by mu_
-  int64_t fencing_token_ = 0;                  // guarded by mu_
-  bool reported_leader_ = false;               // guarded by mu_: what callbacks last heard
+  bool holds_ = false;               // guarded by mu_
+  core::SteadyTime local_expiry_{};  // guarded by mu_
+  int64_t fencing_token_ = 0;        // guarded by mu_
+  bool reported_leader_ = false;     // guarded by mu_: what callbacks last heard
 };
 
 }  // namespace aureo::control

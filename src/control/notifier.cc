@@ -11,7 +11,8 @@ namespace aureo::control {
 namespace asio = boost::asio;
 
 struct PeerNotifier::Waiter {
-  explicit Waiter(asio::any_io_executor ex, int64_t seen) : timer(std::move(ex)), seen_version(seen) {}
+  explicit Waiter(asio::any_io_executor ex, int64_t seen)
+      : timer(std::move(ex)), seen_version(seen) {}
   asio::steady_timer timer;  // touched only on its executor
   const int64_t seen_version;
 };
@@ -92,8 +93,9 @@ VersionWatcher::VersionWatcher(store::NodeRepository& nodes, PeerNotifier& notif
                                std::chrono::milliseconds interval)
     : nodes_(nodes),
       notifier_(notifier),
-      task_({"peer-version-watcher", interval, 0.2, interval * 4, true},
-            [this] { return pollOnce(); }, sleeper, log) {}
+      task_(
+          {"peer-version-watcher", interval, 0.2, interval * 4, true},
+          [this] { return pollOnce(); }, sleeper, log) {}
 
 core::Status VersionWatcher::pollOnce() {
   if (!notifier_.hasWaiters()) return core::okStatus();
