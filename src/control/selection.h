@@ -27,6 +27,9 @@ double selectionLoad(const store::VpnNode& node);
 
 // Online, serving the protocol (for WireGuard: enrolled, i.e. it has a
 // public key), matching country/city, and current_connections < max_connections.
+// Capacity is a soft limit: it is read at selection time, so creates racing
+// for a node's last slot may each get it (overshooting by at most the number
+// racing); the device limit per user, by contrast, is enforced atomically.
 bool eligible(const store::VpnNode& node, const NodeQuery& query);
 
 // The eligible node with the lowest selectionLoad(); ties are broken
