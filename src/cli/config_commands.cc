@@ -21,6 +21,7 @@ namespace {
 struct GenerateOptions {
   std::string node;
   std::string country;
+  std::string city;
   std::string protocol = "wireguard";
   std::string output;
   bool qr = false;
@@ -75,6 +76,7 @@ core::Status generate(Context& ctx, const GenerateOptions& o) {
     body["node_id"] = id;
   }
   if (!o.country.empty()) body["country"] = o.country;
+  if (!o.city.empty()) body["city"] = o.city;
   // The key pair is made here, so the private key never crosses the network.
   crypto::KeyPairBase64 keys;
   if (wireguard) {
@@ -93,7 +95,11 @@ core::Status generate(Context& ctx, const GenerateOptions& o) {
     AUREO_ASSIGN_OR_RETURN(config, setPrivateKey(config, keys.private_key));
   }
   if (o.kill_switch) {
-    AUREO_ASSIGN_OR_RETURN(config, addKillSwitch(config, KillSwitchOptions{o.allow_lan}));
+    // Configs name the node by host name; the rules need its address.
+    const auto public_ip =
+        core::IpAddress::parse(r.value("node", Json::object()).value("public_ip", ""));
+    AUREO_ASSIGN_OR_RETURN(config,
+                           addKillSwitch(config, KillSwitchOptions{o.allow_lan, public_ip}));
   }
 
   if (!o.output.empty()) AUREO_RETURN_IF_ERROR(writePrivateFile(o.output, config));
@@ -117,8 +123,9 @@ core::Status generate(Context& ctx, const GenerateOptions& o) {
     for (const auto* file : {&o.output, &o.qr_png}) {
       if (!file->empty()) ctx.out << fmt::format("Wrote {} (mode 0600).\n", *file);
     }
-    ctx.out << fmt::format("Session {} on node {}, tunnel address {}.\n", text(session, "id"),
-                           text(session, "node_id"), text(session, "tunnel_ip"));
+    const Json node = r.value("node", Json::object());
+    ctx.out << fmt::format("Session {} on node {} ({}), tunnel address {}.\n", text(session, "id"),
+                           text(node, "name"), text(node, "country"), text(session, "tunnel_ip"));
   } else if (!o.qr) {
     ctx.out << config;
     if (!config.empty() && config.back() != '\n') ctx.out << '\n';
@@ -139,6 +146,7 @@ void addConfigCommands(CLI::App& app, Context& ctx, Action& action) {
   auto* node = cmd->add_option("--node", o->node, "Node id or name (default: the best one)");
   cmd->add_option("--country", o->country, "Pick the best node in this country (ISO code)")
       ->excludes(node);
+  cmd->add_option("--city", o->city, "Pick the best node in this city")->excludes(node);
   cmd->add_option("--protocol", o->protocol, "wireguard or openvpn")
       ->capture_default_str()
       ->check(CLI::IsMember({"wireguard", "openvpn"}));

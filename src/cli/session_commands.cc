@@ -1,4 +1,6 @@
 // session list|kill, stats.
+#include <map>
+
 #include <fmt/format.h>
 
 #include "cli/internal/context.h"
@@ -16,69 +18,76 @@ struct SessionOptions {
   int offset = 0;
 };
 
+// id -> display name from a list answer, for friendlier tables. Best effort:
+// a failed lookup leaves the ids showing.
+std::map<std::string, std::string> namesById(ApiClient& api, const std::string& path,
+                                             const char* list_key, const char* name_key) {
+  std::map<std::string, std::string> out;
+  auto r = api.call("GET", path);
+  if (!r.ok()) return out;
+  for (const auto& item : r->value(list_key, Json::array())) {
+    out[item.value("id", "")] = item.value(name_key, "");
+  }
+  return out;
+}
+
+std::string nameOr(const std::map<std::string, std::string>& names, const std::string& id) {
+  auto it = names.find(id);
+  return it == names.end() || it->second.empty() ? id : it->second;
+}
+
 core::Status list(Context& ctx, const SessionOptions& o) {
   AUREO_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
   const bool admin = ctx.isAdmin() && !o.mine;
   if (!admin && (!o.user.empty() || !o.node.empty())) {
     return usageError("--user and --node filter every user's sessions, which only admins see");
   }
-  std::string path = "/api/v1/user/sessions";
-  if (admin) {
-    path = fmt::format("/api/v1/admin/sessions?limit={}&offset={}", o.limit, o.offset);
-    if (!o.user.empty()) {
-      std::string user_id = o.user;
-      if (!core::isUuid(user_id)) {
-        AUREO_ASSIGN_OR_RETURN(Json u, ctx.findUser(o.user));
-        user_id = u.value("id", "");
-      }
-      path += "&user=" + urlEncode(user_id);
+  std::string path =
+      fmt::format("{}?limit={}&offset={}",
+                  admin ? "/api/v1/admin/sessions" : "/api/v1/user/sessions", o.limit, o.offset);
+  if (!o.status.empty()) path += "&status=" + urlEncode(o.status);
+  if (!o.user.empty()) {
+    std::string user_id = o.user;
+    if (!core::isUuid(user_id)) {
+      AUREO_ASSIGN_OR_RETURN(Json u, ctx.findUser(o.user));
+      user_id = u.value("id", "");
     }
-    if (!o.node.empty()) {
-      AUREO_ASSIGN_OR_RETURN(Json n, ctx.findNode(o.node));
-      path += "&node=" + urlEncode(n.value("id", ""));
-    }
-    if (!o.status.empty()) path += "&status=" + urlEncode(o.status);
+    path += "&user=" + urlEncode(user_id);
+  }
+  if (!o.node.empty()) {
+    AUREO_ASSIGN_OR_RETURN(Json n, ctx.findNode(o.node));
+    path += "&node=" + urlEncode(n.value("id", ""));
   }
   AUREO_ASSIGN_OR_RETURN(Json r, api->call("GET", path));
-  Json sessions = r.value("sessions", Json::array());
-  if (!admin && !o.status.empty()) {
-    // The user route has no filters; apply the status one here.
-    Json kept = Json::array();
-    for (const auto& s : sessions) {
-      if (s.value("status", "") == o.status) kept.push_back(s);
-    }
-    sessions = kept;
-    r["sessions"] = sessions;
-  }
   if (ctx.json()) {
     ctx.printJson(r);
     return {};
+  }
+  const Json sessions = r.value("sessions", Json::array());
+  const auto nodes =
+      namesById(*api, admin ? "/api/v1/admin/nodes" : "/api/v1/nodes", "nodes", "name");
+  std::map<std::string, std::string> users;
+  if (admin && !sessions.empty()) {
+    users = namesById(*api, "/api/v1/admin/users?limit=500", "users", "email");
   }
   std::vector<std::string> headers{"ID",        "STATUS",    "PROTOCOL", "NODE",
                                    "TUNNEL IP", "CONNECTED", "SENT",     "RECEIVED"};
   if (admin) headers.insert(headers.begin() + 1, "USER");
   Table t(headers);
   for (const auto& s : sessions) {
-    // Names when the API includes them, ids otherwise.
-    const std::string node = s.contains("node_name") ? text(s, "node_name") : text(s, "node_id");
     std::vector<std::string> row{text(s, "id"),          text(s, "status"),
-                                 text(s, "protocol"),    node,
+                                 text(s, "protocol"),    nameOr(nodes, s.value("node_id", "")),
                                  text(s, "tunnel_ip"),   text(s, "connected_at"),
                                  bytes(s, "bytes_sent"), bytes(s, "bytes_received")};
-    if (admin) {
-      row.insert(row.begin() + 1,
-                 s.contains("user_email") ? text(s, "user_email") : text(s, "user_id"));
-    }
+    if (admin) row.insert(row.begin() + 1, nameOr(users, s.value("user_id", "")));
     t.addRow(row);
   }
   ctx.out << t.render();
-  if (r.contains("total") && r["total"].is_number_integer()) {
-    const auto total = r["total"].get<int64_t>();
-    const auto shown = static_cast<int64_t>(sessions.size());
-    if (admin && o.offset + shown < total) {
-      ctx.out << fmt::format("({} of {} sessions shown; next page: --offset {})\n", shown, total,
-                             o.offset + shown);
-    }
+  const auto total = r.value("total", int64_t{0});
+  const auto shown = static_cast<int64_t>(sessions.size());
+  if (o.offset + shown < total) {
+    ctx.out << fmt::format("({} of {} sessions shown; next page: --offset {})\n", shown, total,
+                           o.offset + shown);
   }
   return {};
 }
@@ -151,12 +160,12 @@ void addSessionCommands(CLI::App& app, Context& ctx, Action& action) {
     cmd->add_flag("--mine", o->mine, "Only your own sessions (admins too)");
     cmd->add_option("--user", o->user, "Only this user's (id, email or username; admin)");
     cmd->add_option("--node", o->node, "Only on this node (id or name; admin)");
-    cmd->add_option("--status", o->status, "Only this status")
-        ->check(CLI::IsMember({"pending", "connected", "disconnected", "failed"}));
-    cmd->add_option("--limit", o->limit, "Page size (1-500; admin)")
+    cmd->add_option("--status", o->status, "Only this status (active = pending or connected)")
+        ->check(CLI::IsMember({"active", "pending", "connected", "disconnected", "failed"}));
+    cmd->add_option("--limit", o->limit, "Page size (1-500)")
         ->capture_default_str()
         ->check(CLI::Range(1, 500));
-    cmd->add_option("--offset", o->offset, "Skip this many sessions (admin)")
+    cmd->add_option("--offset", o->offset, "Skip this many sessions")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     cmd->callback([&ctx, &action, o] { action = [&ctx, o] { return list(ctx, *o); }; });

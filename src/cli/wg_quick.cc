@@ -132,7 +132,7 @@ core::Result<std::string> addKillSwitch(std::string_view config, const KillSwitc
   std::vector<core::IpAddress> dns;
   bool has_dns_line = false;
   std::vector<netcfg::Endpoint> endpoints;
-  for (const auto& line : lines) {
+  for (auto& line : lines) {
     if (line.section == "interface" && (line.key == "postup" || line.key == "predown")) {
       return core::invalidArgument("the config already has PostUp/PreDown hooks");
     }
@@ -147,6 +147,11 @@ core::Result<std::string> addKillSwitch(std::string_view config, const KillSwitc
       auto hp = core::parseHostPort(line.value);
       if (!hp) return core::invalidArgument(fmt::format("bad Endpoint '{}'", line.value));
       auto ip = core::IpAddress::parse(hp->host);
+      if (!ip && options.endpoint_address) {
+        ip = options.endpoint_address;
+        line.text = ip->isV4() ? fmt::format("Endpoint = {}:{}", ip->toString(), hp->port)
+                               : fmt::format("Endpoint = [{}]:{}", ip->toString(), hp->port);
+      }
       if (!ip) {
         return core::invalidArgument(fmt::format(
             "the kill switch needs the endpoint as an IP address, not the name '{}'", hp->host));

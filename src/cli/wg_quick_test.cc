@@ -95,7 +95,7 @@ TEST(AddKillSwitch, PostUpExpandsToTablesForTheTunnelEndpointAndDns) {
 }
 
 TEST(AddKillSwitch, NftAcceptsTheHooksAsWgQuickRunsThem) {
-  auto out = addKillSwitch(kConfig, {true});
+  auto out = addKillSwitch(kConfig, {true, std::nullopt});
   ASSERT_TRUE(out.ok());
   for (const char* key : {"PostUp", "PreDown"}) {
     std::string hook = valueOf(*out, key);
@@ -130,6 +130,18 @@ TEST(AddKillSwitch, RefusesHostNameEndpointsExistingHooksAndMissingSections) {
   EXPECT_FALSE(addKillSwitch(hooked, {}).ok());
   EXPECT_FALSE(addKillSwitch("[Peer]\nEndpoint = 1.2.3.4:5\n", {}).ok());
   EXPECT_FALSE(addKillSwitch("[Interface]\nAddress = 10.0.0.2/32\n", {}).ok());
+}
+
+TEST(AddKillSwitch, RewritesAHostNameEndpointToTheGivenNodeAddress) {
+  std::string named = kConfig;
+  named.replace(named.find("203.0.113.10"), 12, "de-fra-1.vpn.test");
+  auto out = addKillSwitch(named, {false, core::IpAddress::parse("198.51.100.7")});
+  ASSERT_TRUE(out.ok()) << out.error().toString();
+  EXPECT_NE(out->find("\nEndpoint = 198.51.100.7:51820\n"), std::string::npos) << *out;
+  EXPECT_EQ(out->find("vpn.test"), std::string::npos);
+  const auto s = runHook("cat" + valueOf(*out, "PostUp").substr(8), "wg0");
+  EXPECT_NE(s.output.find("ip daddr 198.51.100.7 udp dport 51820 accept"), std::string::npos)
+      << s.output;
 }
 
 TEST(SetPrivateKey, ReplacesAPlaceholderOrAddsTheLineAfterTheHeader) {
