@@ -11,7 +11,8 @@
 namespace {
 
 std::string envOr(const char* name) {
-  const char* v = std::getenv(name);
+  // Read once at start-up, before any thread exists.
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
   return v == nullptr ? std::string() : std::string(v);
 }
 

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -34,10 +34,11 @@ struct GenerateOptions {
 core::Status writePrivateFile(const std::string& path, const std::string& data) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
-    return core::unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    return core::unavailable(
+        fmt::format("cannot write {}: {}", path, std::system_category().message(errno)));
   if (::fchmod(fd, 0600) != 0) {
-    const auto e =
-        core::unavailable(fmt::format("cannot chmod {}: {}", path, std::strerror(errno)));
+    const auto e = core::unavailable(
+        fmt::format("cannot chmod {}: {}", path, std::system_category().message(errno)));
     ::close(fd);
     return e;
   }
@@ -46,15 +47,16 @@ core::Status writePrivateFile(const std::string& path, const std::string& data) 
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      const auto e =
-          core::unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+      const auto e = core::unavailable(
+          fmt::format("cannot write {}: {}", path, std::system_category().message(errno)));
       ::close(fd);
       return e;
     }
     done += static_cast<size_t>(n);
   }
   if (::close(fd) != 0) {
-    return core::unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    return core::unavailable(
+        fmt::format("cannot write {}: {}", path, std::system_category().message(errno)));
   }
   return {};
 }

@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,7 +17,8 @@ namespace {
 using Json = nlohmann::json;
 
 core::Error systemError(const std::string& what, const std::filesystem::path& path) {
-  return core::unavailable(fmt::format("{} {}: {}", what, path.string(), std::strerror(errno)));
+  return core::unavailable(
+      fmt::format("{} {}: {}", what, path.string(), std::system_category().message(errno)));
 }
 
 core::Status writeAll(int fd, const std::string& data, const std::filesystem::path& path) {

@@ -231,7 +231,7 @@ void addNodeCommands(CLI::App& app, Context& ctx, Action& action) {
   auto* node = app.add_subcommand("node", "Manage VPN nodes (admin)");
   node->require_subcommand(1);
 
-  auto bind = [&ctx, &action](CLI::App* cmd, std::shared_ptr<NodeOptions> o,
+  auto bind = [&ctx, &action](CLI::App* cmd, const std::shared_ptr<NodeOptions>& o,
                               core::Status (*fn)(Context&, const NodeOptions&)) {
     cmd->callback([&ctx, &action, o, fn] { action = [&ctx, o, fn] { return fn(ctx, *o); }; });
   };

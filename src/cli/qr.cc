@@ -79,8 +79,9 @@ core::Result<std::string> renderQrPng(const QrMatrix& qr, int scale) {
     for (int x = 0; x < qr.width; ++x) {
       if (!qr.dark(x, y)) continue;
       for (int dy = 0; dy < scale; ++dy) {
-        const size_t row = static_cast<size_t>((y + kPngMargin) * scale + dy);
-        const size_t col = static_cast<size_t>((x + kPngMargin) * scale);
+        const auto row = static_cast<size_t>(y + kPngMargin) * static_cast<size_t>(scale) +
+                         static_cast<size_t>(dy);
+        const auto col = static_cast<size_t>(x + kPngMargin) * static_cast<size_t>(scale);
         std::fill_n(
             pixels.begin() + static_cast<std::ptrdiff_t>(row * static_cast<size_t>(side) + col),
             scale, uint8_t{0});

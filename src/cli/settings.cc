@@ -16,11 +16,12 @@ core::Result<FileSettings> loadSettings(const std::filesystem::path& file) {
     return core::invalidArgument(
         fmt::format("{}:{}: {}", file.string(), e.source().begin.line, e.description()));
   }
-  for (const auto& [key, value] : table) {
+  for (const auto& [toml_key, value] : table) {
+    const std::string key(toml_key.str());
     const auto line = value.source().begin.line;
     auto bad = [&](std::string_view what) {
       return core::invalidArgument(
-          fmt::format("{}:{}: '{}' must be {}", file.string(), line, key.str(), what));
+          fmt::format("{}:{}: '{}' must be {}", file.string(), line, key, what));
     };
     if (key == "server" || key == "ca_file") {
       const auto* s = value.as_string();
@@ -31,9 +32,8 @@ core::Result<FileSettings> loadSettings(const std::filesystem::path& file) {
       if (b == nullptr) return bad("true or false");
       out.insecure = b->get();
     } else {
-      return core::invalidArgument(
-          fmt::format("{}:{}: unknown key '{}' (known: server, ca_file, insecure)", file.string(),
-                      line, key.str()));
+      return core::invalidArgument(fmt::format(
+          "{}:{}: unknown key '{}' (known: server, ca_file, insecure)", file.string(), line, key));
     }
   }
   return out;
