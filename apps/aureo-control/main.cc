@@ -245,6 +245,8 @@ int main(int argc, char** argv) {
   loops.stop();
   leader_task.stop();
   elector.resign();  // another instance takes over at once, not after the lease lapses
+  // Wakes the sigwait() above (SIGTERM is blocked, so nothing terminates).
+  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;
