@@ -14,7 +14,7 @@ build_packages=(
   libssl-dev libsodium-dev libsqlite3-dev sqlite3
   libsoci-dev libpq-dev libpqxx-dev libhiredis-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  libtomlplusplus-dev libcli11-dev libqrencode-dev libnftables-dev
+  libtomlplusplus-dev libcli11-dev libqrencode-dev libnftables-dev zlib1g-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format clang-tidy
 )
