@@ -250,6 +250,9 @@ std::vector<core::Cidr> AllowedIps::prefixesOf(const Peer* peer) const {
   for (const Node* n = it->second; n != nullptr; n = n->list_next) {
     out.emplace_back(core::IpAddress::fromBytes(n->family, n->key.data()), n->cidr);
   }
+  // The list is newest first; report in insertion order, as the kernel does,
+  // so `wg showconf | wg setconf` keeps the order.
+  std::reverse(out.begin(), out.end());
   return out;
 }
 

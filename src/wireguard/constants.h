@@ -71,6 +71,9 @@ inline constexpr int INITIATIONS_PER_SECOND = 50;
 inline constexpr std::chrono::nanoseconds HANDSHAKE_INITIATION_RATE{1'000'000'000 /
                                                                     INITIATIONS_PER_SECOND};
 inline constexpr uint32_t TAI64N_WHITENER_MASK = (1u << 24) - 1;  // ~16.8 ms
+// Handshake messages an embedder may queue for the control thread (the
+// kernel's MAX_QUEUED_INCOMING_HANDSHAKES); an eighth of it means "under load".
+inline constexpr size_t MAX_QUEUED_INCOMING_HANDSHAKES = 4096;
 // How long the device stays "under load" after the handshake rate last exceeded
 // its threshold.
 inline constexpr std::chrono::seconds UNDER_LOAD_AFTER_TIME{1};

@@ -30,6 +30,9 @@ std::string_view dropReasonName(DropReason reason) {
     case DropReason::kDecryptFailed: return "decrypt_failed";
     case DropReason::kReplayedCounter: return "replayed_counter";
     case DropReason::kDisallowedSource: return "disallowed_source";
+    case DropReason::kHandshakeQueueFull: return "handshake_queue_full";
+    case DropReason::kUdpSendFailed: return "udp_send_failed";
+    case DropReason::kTunWriteFailed: return "tun_write_failed";
     case DropReason::kCount: break;
   }
   return "unknown";
@@ -46,7 +49,8 @@ Device::Device(core::Clock& clock, TunnelIo& io, core::Logger& log, DeviceOption
       io_(io),
       log_(log),
       mtu_(options.mtu),
-      under_load_threshold_(options.under_load_handshakes_per_second) {
+      under_load_threshold_(options.under_load_handshakes_per_second),
+      under_load_backlog_(options.under_load_backlog) {
   internal::initSodium();
   cookie_checker_.init(PublicKey{});
 }
@@ -105,6 +109,13 @@ core::Status Device::setListenPort(uint16_t port) {
 core::Status Device::setFwmark(uint32_t fwmark) {
   std::lock_guard lock(config_mutex_);
   AUREO_ASSIGN_OR_RETURN(listen_port_, io_.bindUdp(listen_port_, fwmark));
+  fwmark_ = fwmark;
+  return core::okStatus();
+}
+
+core::Status Device::setListenPortAndFwmark(uint16_t port, uint32_t fwmark) {
+  std::lock_guard lock(config_mutex_);
+  AUREO_ASSIGN_OR_RETURN(listen_port_, io_.bindUdp(port, fwmark));
   fwmark_ = fwmark;
   return core::okStatus();
 }
@@ -221,6 +232,14 @@ std::optional<PeerStats> Device::peerStats(const PublicKey& key) const {
   auto it = peers_.find(key);
   if (it == peers_.end()) return std::nullopt;
   return statsOf(*it->second, allowed_ips_);
+}
+
+std::optional<PresharedKey> Device::presharedKey(const PublicKey& key) const {
+  Lock lock(peers_mutex_);
+  auto it = peers_.find(key);
+  if (it == peers_.end()) return std::nullopt;
+  std::lock_guard peer_lock(it->second->mutex);
+  return it->second->handshake.presharedKey();
 }
 
 std::vector<PeerStats> Device::allPeerStats() const {

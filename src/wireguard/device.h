@@ -75,6 +75,10 @@ enum class DropReason : uint8_t {
   kDecryptFailed,       // transport message failed authentication
   kReplayedCounter,     // counter replayed or older than the window
   kDisallowedSource,    // inner source address not in the sending peer's allowed IPs
+  // Counted by the I/O layer (LinuxDevice) through recordDrop():
+  kHandshakeQueueFull,  // handshake message shed because the control thread's queue was full
+  kUdpSendFailed,       // the kernel refused a datagram (unreachable, buffer full for too long)
+  kTunWriteFailed,      // the kernel refused a packet written to the tunnel interface
   kCount,
 };
 std::string_view dropReasonName(DropReason reason);
@@ -120,6 +124,9 @@ struct DeviceOptions {
   // Handshake messages per second above which the device is "under load" and
   // answers messages without a valid mac2 with a cookie reply.
   uint32_t under_load_handshakes_per_second = 512;
+  // Handshake messages waiting in the embedder's queue (setHandshakeBacklog)
+  // at or above which the device is under load too, as the kernel does.
+  size_t under_load_backlog = MAX_QUEUED_INCOMING_HANDSHAKES / 8;
 };
 
 class Device {
@@ -136,6 +143,8 @@ class Device {
   [[nodiscard]] std::optional<PrivateKey> privateKey() const;
   [[nodiscard]] core::Status setListenPort(uint16_t port);
   [[nodiscard]] core::Status setFwmark(uint32_t fwmark);
+  // Both at once, with a single TunnelIo::bindUdp call; nothing changes on error.
+  [[nodiscard]] core::Status setListenPortAndFwmark(uint16_t port, uint32_t fwmark);
   [[nodiscard]] uint16_t listenPort() const;
   [[nodiscard]] uint32_t fwmark() const;
   void setMtu(size_t mtu);
@@ -148,9 +157,20 @@ class Device {
   [[nodiscard]] size_t peerCount() const;
 
   [[nodiscard]] std::optional<PeerStats> peerStats(const PublicKey& key) const;
+  // The peer's preshared key (all zeros when none); nullopt for an unknown
+  // peer. Kept out of PeerStats so statistics never carry a secret.
+  [[nodiscard]] std::optional<PresharedKey> presharedKey(const PublicKey& key) const;
   [[nodiscard]] std::vector<PeerStats> allPeerStats() const;
   [[nodiscard]] DropCounters drops() const;
   [[nodiscard]] uint64_t dropCount(DropReason reason) const;
+  // For the I/O layer: a packet it dropped before or after the engine saw it.
+  void recordDrop(DropReason reason) { countDrop(reason); }
+  // For an embedder that queues handshake messages before handleIncoming:
+  // how many are waiting now. A long queue puts the device under load, so
+  // initiations without a valid mac2 get a cookie reply instead of DH work.
+  void setHandshakeBacklog(size_t queued) {
+    handshake_backlog_.store(queued, std::memory_order_relaxed);
+  }
 
   // Called on the thread that completed the handshake, with no lock held.
   using HandshakeListener = std::function<void(const HandshakeEvent&)>;
@@ -203,6 +223,8 @@ class Device {
   core::Logger& log_;
   std::atomic<size_t> mtu_;
   const uint32_t under_load_threshold_;
+  const size_t under_load_backlog_;
+  std::atomic<size_t> handshake_backlog_{0};
 
   // Serialises configuration calls that call out to the TunnelIo (bindUdp);
   // never taken on the data path.

@@ -66,7 +66,10 @@ bool Device::underLoad(core::SteadyTime now) {
     load_window_count_ = 0;
   }
   ++load_window_count_;
-  if (load_window_count_ > under_load_threshold_) last_under_load_ = now;
+  if (load_window_count_ > under_load_threshold_ ||
+      handshake_backlog_.load(std::memory_order_relaxed) >= under_load_backlog_) {
+    last_under_load_ = now;
+  }
   return last_under_load_ && now - *last_under_load_ < UNDER_LOAD_AFTER_TIME;
 }
 

@@ -8,6 +8,8 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
+#include <string>
 #include <vector>
 
 #include "core/log.h"
@@ -35,6 +37,9 @@ class MemoryIo final : public TunnelIo {
         Datagram{{datagram.begin(), datagram.end()}, address_, to, clock_.steadyNow()});
   }
   core::Result<uint16_t> bindUdp(uint16_t listen_port, uint32_t fwmark) override {
+    if (taken_ports.contains(listen_port)) {
+      return core::alreadyExists("port " + std::to_string(listen_port) + " is in use");
+    }
     const uint16_t port = listen_port == 0 ? uint16_t{40000} : listen_port;
     address_.port = port;
     bound_fwmark = fwmark;
@@ -49,6 +54,7 @@ class MemoryIo final : public TunnelIo {
   std::deque<Datagram> outbound;
   uint32_t bound_fwmark = 0;
   int bind_calls = 0;
+  std::set<uint16_t> taken_ports;  // bindUdp fails with AlreadyExists for these
 
  private:
   core::Clock& clock_;
