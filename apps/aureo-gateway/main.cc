@@ -7,6 +7,7 @@
 
 #include "api/bootstrap.h"
 #include "api/gateway.h"
+#include "control/session_service.h"
 #include "core/config.h"
 #include "core/ip.h"
 #include "core/log.h"
@@ -77,6 +78,16 @@ aureo::core::ConfigSchema schema() {
        nullptr},
       {"ratelimit.login_per_minute", ConfigType::kInt, "5", "Login attempts per minute per account",
        "", nullptr},
+      {"sessions.limit_free", ConfigType::kInt, "1", "Concurrent sessions on the free tier", "",
+       nullptr},
+      {"sessions.limit_basic", ConfigType::kInt, "3", "Concurrent sessions on the basic tier", "",
+       nullptr},
+      {"sessions.limit_premium", ConfigType::kInt, "5", "Concurrent sessions on the premium tier",
+       "", nullptr},
+      {"sessions.limit_enterprise", ConfigType::kInt, "10",
+       "Concurrent sessions on the enterprise tier", "", nullptr},
+      {"nodes.enrollment_ttl", ConfigType::kDuration, "24h",
+       "How long a node enrollment token stays valid", "", nullptr},
   };
 }
 
@@ -164,14 +175,25 @@ int main(int argc, char** argv) {
   auto auth_limiter = per_min("ratelimit.auth_per_minute", "ratelimit.auth_burst");
   auto login_limiter = per_min("ratelimit.login_per_minute", "ratelimit.login_per_minute");
 
+  control::SessionPolicy policy;
+  for (const char* tier : {"free", "basic", "premium", "enterprise"}) {
+    const int64_t limit = cfg->getInt(std::string("sessions.limit_") + tier);
+    if (limit < 1) return fail(std::string("sessions.limit_") + tier + " must be at least 1");
+    policy.device_limits[tier] = limit;
+  }
+  // The gateway changes peer sets but serves no long-polls: aureo-control
+  // instances notice the new peer_version through their version watcher.
+  control::SessionService sessions(**store, clock, log, policy);
+
   api::GatewayConfig gw;
   gw.jwt_secret = jwt_secret;
   gw.access_ttl = cfg->getDuration("auth.access_ttl");
   gw.refresh_ttl = cfg->getDuration("auth.refresh_ttl");
   gw.allow_registration = cfg->getBool("auth.allow_registration");
   gw.argon2 = argon2;
+  gw.enrollment_ttl = cfg->getDuration("nodes.enrollment_ttl");
   api::Gateway gateway(
-      gw, **store, clock, log, metrics, *hash_pool,
+      gw, **store, sessions, clock, log, metrics, *hash_pool,
       {ip_limiter.get(), account_limiter.get(), auth_limiter.get(), login_limiter.get()});
   http::Router router;
   gateway.addRoutes(router);

@@ -2,6 +2,7 @@
 #include <cctype>
 
 #include "api/internal/context.h"
+#include "control/enrollment.h"
 #include "core/ids.h"
 #include "core/ip.h"
 
@@ -134,6 +135,7 @@ core::Status applyNodeFields(const Json& body, store::VpnNode& node, bool creati
       return fieldError("status", "status must be one of online, offline, maintenance, draining");
     }
     node.status = *status;
+    node.drain_requested = *status == "draining";
   }
   return core::okStatus();
 }
@@ -201,6 +203,10 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
         if (auto st = store.refreshTokens().revokeAllForUser(id, clock.now()); !st.ok()) {
           co_return errorResponse(st.error());
         }
+        // A disabled account keeps no tunnel: its peers leave every node.
+        if (auto st = endUserSessions(id, "account_disabled"); !st.ok()) {
+          co_return errorResponse(st.error());
+        }
       }
       audit(req, active ? "user.enable" : "user.disable", "user", id);
       co_return jsonResponse(200, userJson(*user));
@@ -265,6 +271,11 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
             co_return Response::error(409, "failed_precondition",
                                       "admins cannot delete their own account here");
           }
+          // End the sessions first, so the nodes drop the peers (erase then
+          // removes the session rows themselves).
+          if (auto st = endUserSessions(id, "account_deleted"); !st.ok()) {
+            co_return errorResponse(st.error());
+          }
           if (auto st = store.users().erase(id); !st.ok()) co_return storeError(st.error(), "user");
           audit(req, "user.delete", "user", id);
           co_return Response::json(204, "");
@@ -297,8 +308,17 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
             }
             co_return errorResponse(st.error());
           }
+          auto token =
+              control::issueEnrollmentToken(store, node.id, config.enrollment_ttl, clock.now());
+          if (!token.ok()) co_return errorResponse(token.error());
           audit(req, "node.create", "node", node.id, Json{{"name", node.name}});
-          co_return jsonResponse(201, nodeJson(node, true));
+          Json out = nodeJson(node, true);
+          // Shown once: only its hash is stored.
+          out["enrollment_token"] = token->token;
+          out["enrollment_token_expires_at"] = timeString(token->expires_at);
+          auto resp = jsonResponse(201, out);
+          resp.header("Cache-Control", "no-store");
+          co_return resp;
         }));
 
   r.add("PATCH", "/api/v1/admin/nodes/{id}",
@@ -320,6 +340,35 @@ void Gateway::Impl::addAdminRoutes(http::Router& r) {
             co_return storeError(st.error(), "node");
           }
           audit(req, "node.update", "node", id, *body);
+          co_return jsonResponse(200, nodeJson(*node, true));
+        }));
+
+  r.add("POST", "/api/v1/admin/nodes/{id}/enrollment-token",
+        guard(Access::kAdmin, [this](Request& req) -> awaitable<Response> {
+          const auto& id = req.params["id"];
+          if (!core::isUuid(id)) co_return notFound("node");
+          auto token = control::issueEnrollmentToken(store, id, config.enrollment_ttl, clock.now());
+          if (!token.ok()) co_return storeError(token.error(), "node");
+          audit(req, "node.enrollment_token", "node", id);
+          auto resp = jsonResponse(201, Json{{"node_id", id},
+                                             {"enrollment_token", token->token},
+                                             {"expires_at", timeString(token->expires_at)}});
+          resp.header("Cache-Control", "no-store");
+          co_return resp;
+        }));
+
+  r.add("POST", "/api/v1/admin/nodes/{id}/drain",
+        guard(Access::kAdmin, [this](Request& req) -> awaitable<Response> {
+          const auto& id = req.params["id"];
+          if (!core::isUuid(id)) co_return notFound("node");
+          // Draining keeps the node's sessions but offers it to no new one;
+          // its heartbeats cannot lift it. PATCH status=online ends it.
+          if (auto st = store.nodes().setStatus(id, "draining", clock.now()); !st.ok()) {
+            co_return storeError(st.error(), "node");
+          }
+          auto node = store.nodes().get(id);
+          if (!node.ok()) co_return storeError(node.error(), "node");
+          audit(req, "node.drain", "node", id);
           co_return jsonResponse(200, nodeJson(*node, true));
         }));
 

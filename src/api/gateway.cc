@@ -33,10 +33,12 @@ std::string timeString(core::SystemTime t) {
   return core::formatRfc3339(t);
 }
 
-Gateway::Impl::Impl(GatewayConfig c, store::Store& s, const core::Clock& cl, const core::Logger& l,
-                    http::Metrics& m, core::WorkerPool& p, RateLimiters r)
+Gateway::Impl::Impl(GatewayConfig c, store::Store& s, control::SessionService& ss,
+                    const core::Clock& cl, const core::Logger& l, http::Metrics& m,
+                    core::WorkerPool& p, RateLimiters r)
     : config(std::move(c)),
       store(s),
+      sessions(ss),
       clock(cl),
       log(l),
       metrics(m),
@@ -168,11 +170,11 @@ awaitable<core::Result<bool>> Gateway::Impl::verifyOnPool(const std::string& pas
   co_return co_await http::runOn<bool>(hash_pool, std::move(job));
 }
 
-Gateway::Gateway(GatewayConfig config, store::Store& store, const core::Clock& clock,
-                 const core::Logger& log, http::Metrics& metrics, core::WorkerPool& hash_pool,
-                 RateLimiters limiters)
-    : impl_(std::make_unique<Impl>(std::move(config), store, clock, log, metrics, hash_pool,
-                                   limiters)) {}
+Gateway::Gateway(GatewayConfig config, store::Store& store, control::SessionService& sessions,
+                 const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
+                 core::WorkerPool& hash_pool, RateLimiters limiters)
+    : impl_(std::make_unique<Impl>(std::move(config), store, sessions, clock, log, metrics,
+                                   hash_pool, limiters)) {}
 
 Gateway::~Gateway() = default;
 
@@ -180,6 +182,7 @@ void Gateway::addRoutes(http::Router& router) {
   impl_->addAuthRoutes(router);
   impl_->addUserRoutes(router);
   impl_->addNodeRoutes(router);
+  impl_->addSessionRoutes(router);
   impl_->addAdminRoutes(router);
   impl_->addSystemRoutes(router);
 }

@@ -1,6 +1,11 @@
 // The public REST API (DESIGN.md section 5): auth, the user's own account,
-// node discovery, admin, health and metrics. Handlers depend only on the
-// store interfaces, so the same gateway runs on SQLite and PostgreSQL.
+// node discovery, sessions, admin, health and metrics. Handlers depend only
+// on the store interfaces, so the same gateway runs on SQLite and PostgreSQL.
+//
+// Dependency note: api depends on control for the session logic (node
+// choice, device limits, address allocation, wg-quick configs, ending
+// sessions), so the gateway and aureo-control share one implementation of
+// it. control never depends on api.
 #pragma once
 
 #include <chrono>
@@ -21,6 +26,10 @@ class Metrics;
 class RateLimiter;
 }  // namespace aureo::http
 
+namespace aureo::control {
+class SessionService;
+}
+
 namespace aureo::api {
 
 struct GatewayConfig {
@@ -31,6 +40,8 @@ struct GatewayConfig {
   std::chrono::seconds refresh_ttl{7 * 24 * 3600};
   crypto::Argon2Params argon2;
   bool allow_registration = true;
+  // Lifetime of the one-time node enrollment tokens the admin API issues.
+  std::chrono::seconds enrollment_ttl{24 * 3600};
 };
 
 // Token buckets, each keyed by client IP or account. Any may be shared with
@@ -45,9 +56,10 @@ struct RateLimiters {
 class Gateway {
  public:
   // hash_pool runs Argon2id; when its queue is full logins get 503 at once.
-  Gateway(GatewayConfig config, store::Store& store, const core::Clock& clock,
-          const core::Logger& log, http::Metrics& metrics, core::WorkerPool& hash_pool,
-          RateLimiters limiters);
+  // sessions must outlive the gateway.
+  Gateway(GatewayConfig config, store::Store& store, control::SessionService& sessions,
+          const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
+          core::WorkerPool& hash_pool, RateLimiters limiters);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "api/gateway.h"
+#include "control/session_service.h"
 #include "core/log.h"
 #include "core/testing/fake_clock.h"
 #include "core/worker_pool.h"
@@ -63,7 +64,8 @@ TEST(OpenApiTest, SpecAndCodeDescribeTheSameRoutes) {
   GatewayConfig config;
   config.jwt_secret = std::string(40, 'k');
   config.argon2 = {1024, 1, 1};
-  Gateway gateway(config, **store, clock, core::Logger::null(), metrics, pool,
+  control::SessionService sessions(**store, clock, core::Logger::null(), {});
+  Gateway gateway(config, **store, sessions, clock, core::Logger::null(), metrics, pool,
                   {&limiter, &limiter, &limiter, &limiter});
   http::Router router;
   gateway.addRoutes(router);

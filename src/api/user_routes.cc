@@ -56,6 +56,9 @@ void Gateway::Impl::addUserRoutes(http::Router& r) {
           if (!ok.ok())
             co_return Response::error(503, "unavailable", "server busy; try again shortly");
           if (!*ok) co_return Response::error(401, "unauthenticated", "password is incorrect");
+          if (auto st = endUserSessions(user->id, "account_deleted"); !st.ok()) {
+            co_return errorResponse(st.error());
+          }
           if (auto st = store.users().erase(user->id); !st.ok())
             co_return errorResponse(st.error());
           audit(req, "user.erase_self", "user", user->id);
@@ -102,13 +105,13 @@ void Gateway::Impl::addUserRoutes(http::Router& r) {
         guard(Access::kUser, [this](Request& req) -> awaitable<Response> {
           auto user = store.users().get(req.user_id);
           if (!user.ok()) co_return errorResponse(user.error());
-          Json sessions = Json::array();
+          Json session_list = Json::array();
           store::SessionFilter filter;
           filter.user_id = user->id;
           for (int64_t offset = 0;; offset += 500) {
             auto page = store.sessions().list(filter, {500, offset});
             if (!page.ok()) co_return errorResponse(page.error());
-            for (const auto& s : page->items) sessions.push_back(sessionJson(s));
+            for (const auto& s : page->items) session_list.push_back(sessionJson(s));
             if (page->items.size() < 500) break;
           }
           Json activity = Json::array();
@@ -119,7 +122,7 @@ void Gateway::Impl::addUserRoutes(http::Router& r) {
           for (const auto& a : audit_page->items) activity.push_back(auditJson(a));
           Json out{{"exported_at", timeString(clock.now())},
                    {"user", userJson(*user)},
-                   {"sessions", sessions},
+                   {"sessions", session_list},
                    {"account_activity", activity}};
           auto resp = jsonResponse(200, out);
           resp.header("Content-Disposition", "attachment; filename=\"aureo-export.json\"");

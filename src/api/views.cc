@@ -55,6 +55,7 @@ Json sessionJson(const store::Session& s) {
               {"node_id", s.node_id},
               {"protocol", s.protocol},
               {"tunnel_ip", s.tunnel_ip},
+              {"tunnel_ipv6", s.tunnel_ipv6},
               {"status", s.status},
               {"client_public_key", s.client_public_key},
               {"connected_at", opt(s.connected_at)},

@@ -14,12 +14,12 @@ namespace aureo::store {
 using core::SystemTime;
 
 struct User {
-  std::string id;  // UUID
+  std::string id;     // UUID
   std::string email;  // stored lower-cased
   std::string username;
-  std::string password_hash;  // Argon2id PHC string
+  std::string password_hash;               // Argon2id PHC string
   std::string subscription_tier = "free";  // free | basic | premium | enterprise
-  std::string role = "user";  // user | admin
+  std::string role = "user";               // user | admin
   bool is_active = true;
   SystemTime created_at{};
   SystemTime updated_at{};
@@ -27,12 +27,12 @@ struct User {
 
 struct VpnNode {
   std::string id;
-  std::string name;  // unique
+  std::string name;      // unique
   std::string hostname;  // DNS name or address clients dial
   std::string public_ip;
   std::string country;  // ISO 3166-1 alpha-2, upper case
   std::string city;
-  std::string status = "offline";  // online | offline | maintenance | draining
+  std::string status = "offline";                   // online | offline | maintenance | draining
   std::vector<std::string> protocols{"wireguard"};  // wireguard, openvpn
   int64_t max_connections = 1000;
   int64_t current_connections = 0;
@@ -49,30 +49,43 @@ struct VpnNode {
   std::optional<SystemTime> last_heartbeat;
   SystemTime created_at{};
   SystemTime updated_at{};
+  // Bumped (never written by update()) whenever the node's desired peer set
+  // changes; nodes long-poll on it. See NodeRepository::bumpPeerVersion.
+  int64_t peer_version = 0;
+  // An admin drained the node: heartbeats keep it draining until an admin
+  // sets another status.
+  bool drain_requested = false;
 };
 
 struct Session {
   std::string id;
   std::string user_id;
   std::string node_id;
-  std::string protocol = "wireguard";  // wireguard | openvpn
-  std::string tunnel_ip;
-  std::string status = "pending";  // pending | connected | disconnected | failed
-  std::string client_public_key;   // WireGuard only
+  std::string protocol = "wireguard";    // wireguard | openvpn
+  std::string tunnel_ip;                 // IPv4 address on the node's tunnel, without prefix
+  std::string tunnel_ipv6;               // empty when the node has no IPv6 tunnel prefix
+  std::string status = "pending";        // pending | connected | disconnected | failed
+  std::string client_public_key;         // WireGuard only
   std::optional<std::string> client_ip;  // erased when the session closes (no-logs)
   std::optional<SystemTime> connected_at;
   std::optional<SystemTime> disconnected_at;
   std::optional<SystemTime> last_handshake;
+  // Totals from the user's side: sent = what the client sent through the
+  // tunnel (the node's rx), received = what it got back (the node's tx).
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
   std::string disconnect_reason;
   SystemTime created_at{};
+  // The node's per-peer counters as last reported; the next report's delta
+  // is taken against them (see SessionRepository::account).
+  int64_t reported_rx_bytes = 0;
+  int64_t reported_tx_bytes = 0;
 };
 
 struct RefreshToken {
   std::string id;  // the token's jti
   std::string user_id;
-  std::string family_id;  // every rotation of one login shares it
+  std::string family_id;   // every rotation of one login shares it
   std::string token_hash;  // SHA-256 hex of the token; the token itself is never stored
   SystemTime expires_at{};
   SystemTime created_at{};
@@ -89,6 +102,79 @@ struct AuditEntry {
   std::string details;  // JSON object text
   std::string ip;
   SystemTime created_at{};
+};
+
+struct IpAllocation {
+  std::string node_id;
+  std::string ip;  // without prefix length
+  std::string user_id;
+  std::optional<std::string> device_id;
+  std::optional<std::string> session_id;
+  SystemTime allocated_at{};
+};
+
+struct Lease {
+  std::string name;
+  std::string holder;
+  int64_t fencing_token = 0;  // grows by one each time a new holder takes the lease
+  SystemTime acquired_at{};
+  SystemTime expires_at{};
+};
+
+// A secret a node presents: a one-time enrollment token, or the long-lived
+// credential it gets in exchange. Only the SHA-256 of the secret is stored.
+struct NodeCredential {
+  static constexpr const char* kEnrollment = "enrollment";
+  static constexpr const char* kNode = "node";
+
+  std::string id;
+  std::string node_id;
+  std::string kind;        // kEnrollment | kNode
+  std::string token_hash;  // sha256 hex
+  SystemTime created_at{};
+  std::optional<SystemTime> expires_at;  // enrollment tokens expire; node credentials do not
+  std::optional<SystemTime> used_at;     // set when an enrollment token is redeemed
+  std::optional<SystemTime> revoked_at;
+};
+
+struct Device {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  std::string public_key;  // WireGuard, base64
+  SystemTime created_at{};
+  std::optional<SystemTime> last_seen_at;
+};
+
+// Bytes a user moved in one accounting period (a calendar month, UTC, by default).
+struct Usage {
+  std::string user_id;
+  SystemTime period_start{};
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+  SystemTime updated_at{};
+};
+
+// What a node says in a heartbeat.
+struct NodeHeartbeat {
+  std::string status = "online";  // online | draining
+  double cpu_usage = 0;
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+};
+
+// One peer's counters from a node's session report.
+struct PeerCounters {
+  std::optional<SystemTime> last_handshake;  // nullopt: no handshake yet
+  int64_t rx_bytes = 0;                      // since the peer was added on the node
+  int64_t tx_bytes = 0;
+};
+
+struct AccountingResult {
+  int64_t delta_sent = 0;      // added to the session's bytes_sent (node rx)
+  int64_t delta_received = 0;  // added to bytes_received (node tx)
+  bool became_connected = false;
+  bool applied = false;  // false: the session was not open on that node
 };
 
 struct Page {

@@ -12,7 +12,7 @@ constexpr std::string_view kNodeColumns =
     "id, name, hostname, public_ip, country, city, status, protocols, max_connections, "
     "current_connections, load_score, cpu_usage, bytes_sent, bytes_received, wg_public_key, "
     "wg_port, openvpn_port, tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers, last_heartbeat, "
-    "created_at, updated_at";
+    "created_at, updated_at, peer_version, drain_requested";
 
 struct NodeRow {
   std::string id, name, hostname, public_ip, country, city, status, protocols;
@@ -23,7 +23,8 @@ struct NodeRow {
   long long wg_port = 0, openvpn_port = 0;
   std::string tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers;
   NullableMillis last_heartbeat;
-  long long created_at = 0, updated_at = 0;
+  long long created_at = 0, updated_at = 0, peer_version = 0;
+  int drain_requested = 0;
 
   void into(soci::statement& st) {
     for (std::string* s :
@@ -45,6 +46,8 @@ struct NodeRow {
     st.exchange(soci::into(last_heartbeat.value, last_heartbeat.ind));
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
+    st.exchange(soci::into(peer_version));
+    st.exchange(soci::into(drain_requested));
   }
 
   [[nodiscard]] VpnNode toModel() const {
@@ -72,6 +75,8 @@ struct NodeRow {
     n.last_heartbeat = last_heartbeat.get();
     n.created_at = fromMillis(created_at);
     n.updated_at = fromMillis(updated_at);
+    n.peer_version = peer_version;
+    n.drain_requested = drain_requested != 0;
     return n;
   }
 };
@@ -98,6 +103,7 @@ void bindMutable(Query& q, const VpnNode& n) {
       .bindText("tunnel_ipv6_cidr", n.tunnel_ipv6_cidr)
       .bindText("dns_servers", n.dns_servers)
       .bindOptTime("last_heartbeat", n.last_heartbeat)
+      .bindInt("drain_requested", n.drain_requested ? 1 : 0)
       .bindTime("updated_at", n.updated_at);
 }
 
@@ -112,8 +118,10 @@ class SqlNodeRepository final : public NodeRepository {
               ":protocols, :max_connections, :current_connections, :load_score, :cpu_usage, "
               ":bytes_sent, :bytes_received, :wg_public_key, :wg_port, :openvpn_port, "
               ":tunnel_ipv4_cidr, :tunnel_ipv6_cidr, :dns_servers, :last_heartbeat, "
-              ":created_at, :updated_at)");
-      q.bindText("id", node.id).bindTime("created_at", node.created_at);
+              ":created_at, :updated_at, :peer_version, :drain_requested)");
+      q.bindText("id", node.id)
+          .bindTime("created_at", node.created_at)
+          .bindInt("peer_version", node.peer_version);
       bindMutable(q, node);
       execute(sql, q);
       return core::okStatus();
@@ -162,7 +170,8 @@ class SqlNodeRepository final : public NodeRepository {
           "bytes_received = :bytes_received, wg_public_key = :wg_public_key, wg_port = "
           ":wg_port, openvpn_port = :openvpn_port, tunnel_ipv4_cidr = :tunnel_ipv4_cidr, "
           "tunnel_ipv6_cidr = :tunnel_ipv6_cidr, dns_servers = :dns_servers, last_heartbeat = "
-          ":last_heartbeat, updated_at = :updated_at WHERE id = :id");
+          ":last_heartbeat, drain_requested = :drain_requested, updated_at = :updated_at WHERE id "
+          "= :id");
       bindMutable(q, node);
       q.bindText("id", node.id);
       if (execute(sql, q) == 0) return core::notFound("node not found");
@@ -198,6 +207,126 @@ class SqlNodeRepository final : public NodeRepository {
       node.bindText("id", id);
       if (execute(sql, node) == 0) return core::notFound("node not found");
       tx.commit();
+      return core::okStatus();
+    });
+  }
+
+  Result<int64_t> bumpPeerVersion(const std::string& id) override {
+    return db_.run("nodes.bump_peer_version", [&](soci::session& sql) -> Result<int64_t> {
+      Transaction tx(sql, db_.dialect().beginWrite());
+      Query q(
+          "UPDATE vpn_nodes SET peer_version = peer_version + 1, current_connections = (SELECT "
+          "COUNT(*) FROM sessions s WHERE s.node_id = vpn_nodes.id AND s.status IN ('pending', "
+          "'connected')) WHERE id = :id");
+      q.bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      Query v("SELECT peer_version FROM vpn_nodes WHERE id = :id");
+      v.bindText("id", id);
+      const auto version = static_cast<int64_t>(queryCount(sql, v));
+      tx.commit();
+      return version;
+    });
+  }
+
+  Result<std::vector<std::pair<std::string, int64_t>>> peerVersions() override {
+    return db_.run("nodes.peer_versions",
+                   [&](soci::session& sql) -> Result<std::vector<std::pair<std::string, int64_t>>> {
+                     std::vector<std::pair<std::string, int64_t>> out;
+                     std::string id;
+                     long long version = 0;
+                     soci::statement st =
+                         (sql.prepare << "SELECT id, peer_version FROM vpn_nodes ORDER BY id",
+                          soci::into(id), soci::into(version));
+                     st.execute(false);
+                     while (st.fetch()) out.emplace_back(id, version);
+                     return out;
+                   });
+  }
+
+  Result<std::string> recordHeartbeat(const std::string& id, const NodeHeartbeat& hb,
+                                      SystemTime now) override {
+    return db_.run("nodes.record_heartbeat", [&](soci::session& sql) -> Result<std::string> {
+      Transaction tx(sql, db_.dialect().beginWrite());
+      Query q(
+          "UPDATE vpn_nodes SET last_heartbeat = :now, updated_at = :updated_at, cpu_usage = :cpu, "
+          "bytes_sent = :bytes_sent, bytes_received = :bytes_received, status = CASE WHEN "
+          "status = 'maintenance' THEN status WHEN drain_requested = 1 THEN 'draining' ELSE "
+          ":status END WHERE id = :id");
+      q.bindTime("now", now)
+          .bindTime("updated_at", now)
+          .bindReal("cpu", hb.cpu_usage)
+          .bindInt("bytes_sent", hb.bytes_sent)
+          .bindInt("bytes_received", hb.bytes_received)
+          .bindText("status", hb.status)
+          .bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      Query s(selectNodes());
+      s.where("id = :id").bindText("id", id);
+      NodeRow row;
+      std::string status;
+      forEachRow(sql, s, row, [&] { status = row.status; });
+      tx.commit();
+      return status;
+    });
+  }
+
+  Result<std::vector<std::string>> markStaleOffline(SystemTime cutoff, SystemTime now) override {
+    return db_.run("nodes.mark_stale_offline",
+                   [&](soci::session& sql) -> Result<std::vector<std::string>> {
+                     Transaction tx(sql, db_.dialect().beginWrite());
+                     constexpr std::string_view kStale =
+                         " WHERE status IN ('online', 'draining') AND (last_heartbeat IS NULL OR "
+                         "last_heartbeat < :cutoff)";
+                     Query q(selectNodes() + std::string(kStale) + " ORDER BY id" +
+                             std::string(db_.dialect().forUpdate()));
+                     q.bindTime("cutoff", cutoff);
+                     std::vector<std::string> ids;
+                     NodeRow row;
+                     forEachRow(sql, q, row, [&] { ids.push_back(row.id); });
+                     Query u("UPDATE vpn_nodes SET status = 'offline', updated_at = :now" +
+                             std::string(kStale));
+                     u.bindTime("now", now).bindTime("cutoff", cutoff);
+                     execute(sql, u);
+                     tx.commit();
+                     return ids;
+                   });
+  }
+
+  Status setLoadScore(const std::string& id, double load_score) override {
+    return db_.run("nodes.set_load_score", [&](soci::session& sql) -> Status {
+      Query q("UPDATE vpn_nodes SET load_score = :score WHERE id = :id");
+      q.bindReal("score", load_score).bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      return core::okStatus();
+    });
+  }
+
+  Status setStatus(const std::string& id, const std::string& status, SystemTime now) override {
+    return db_.run("nodes.set_status", [&](soci::session& sql) -> Status {
+      Query q(
+          "UPDATE vpn_nodes SET status = :status, drain_requested = :drain, updated_at = :now "
+          "WHERE id = :id");
+      q.bindText("status", status)
+          .bindInt("drain", status == "draining" ? 1 : 0)
+          .bindTime("now", now)
+          .bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      return core::okStatus();
+    });
+  }
+
+  Status setWireGuardKey(const std::string& id, const std::string& public_key,
+                         const std::string& hostname, SystemTime now) override {
+    return db_.run("nodes.set_wireguard_key", [&](soci::session& sql) -> Status {
+      Query q(
+          "UPDATE vpn_nodes SET wg_public_key = :key, hostname = CASE WHEN :keep = 1 THEN "
+          "hostname ELSE :hostname END, updated_at = :now WHERE id = :id");
+      q.bindText("key", public_key)
+          .bindInt("keep", hostname.empty() ? 1 : 0)
+          .bindText("hostname", hostname)
+          .bindTime("now", now)
+          .bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
       return core::okStatus();
     });
   }

@@ -29,7 +29,12 @@ class SqlStore final : public Store {
         sessions_(internal::makeSessionRepository(*db_)),
         refresh_tokens_(internal::makeRefreshTokenRepository(*db_)),
         audit_(internal::makeAuditRepository(*db_)),
-        stats_(internal::makeStatsRepository(*db_)) {}
+        stats_(internal::makeStatsRepository(*db_)),
+        ip_allocations_(internal::makeIpAllocationRepository(*db_)),
+        leases_(internal::makeLeaseRepository(*db_)),
+        node_credentials_(internal::makeNodeCredentialRepository(*db_)),
+        devices_(internal::makeDeviceRepository(*db_)),
+        usage_(internal::makeUsageRepository(*db_)) {}
 
   UserRepository& users() override { return *users_; }
   NodeRepository& nodes() override { return *nodes_; }
@@ -37,6 +42,11 @@ class SqlStore final : public Store {
   RefreshTokenRepository& refreshTokens() override { return *refresh_tokens_; }
   AuditRepository& audit() override { return *audit_; }
   StatsRepository& stats() override { return *stats_; }
+  IpAllocationRepository& ipAllocations() override { return *ip_allocations_; }
+  LeaseRepository& leases() override { return *leases_; }
+  NodeCredentialRepository& nodeCredentials() override { return *node_credentials_; }
+  DeviceRepository& devices() override { return *devices_; }
+  UsageRepository& usage() override { return *usage_; }
 
   Status ping() override {
     return db_->run("store.ping", [](soci::session& sql) -> Status {
@@ -69,6 +79,11 @@ class SqlStore final : public Store {
   std::unique_ptr<RefreshTokenRepository> refresh_tokens_;
   std::unique_ptr<AuditRepository> audit_;
   std::unique_ptr<StatsRepository> stats_;
+  std::unique_ptr<IpAllocationRepository> ip_allocations_;
+  std::unique_ptr<LeaseRepository> leases_;
+  std::unique_ptr<NodeCredentialRepository> node_credentials_;
+  std::unique_ptr<DeviceRepository> devices_;
+  std::unique_ptr<UsageRepository> usage_;
 };
 
 bool startsWith(std::string_view s, std::string_view prefix) {

@@ -1053,7 +1053,9 @@ TEST_P(StoreContractTest, MigrationOneCreatesEveryTable) {
        {"users", "vpn_nodes", "sessions", "refresh_tokens", "devices", "ip_allocations", "api_keys",
         "audit_log", "leases", "node_credentials", "usage", "schema_migrations"}) {
     EXPECT_EQ(db_->queryInt(std::string("SELECT COUNT(*) FROM ") + table),
-              table == std::string("schema_migrations") ? 1 : 0)
+              table == std::string("schema_migrations")
+                  ? static_cast<int64_t>(internal::migrations().size())
+                  : 0)
         << table;
   }
   // ip_allocations is unique per (node, address).
@@ -1127,6 +1129,548 @@ TEST_P(StoreContractTest, RowsSurviveClosingAndReopening) {
   EXPECT_EQ(store_->audit().list({}, Page{})->total, 1);
 }
 
+// ---------------------------------------------------------------- control plane (issue 4)
+
+TEST_P(StoreContractTest, NodePeerVersionStartsAtZeroAndBumpsCountOpenSessions) {
+  addUser(makeUser("pv"));
+  addNode(makeNode("pv-node"));
+  EXPECT_EQ(store_->nodes().get("node-pv-node")->peer_version, 0);
+  addSession(makeSession("pv1", "user-pv", "node-pv-node", "10.8.0.2"));
+  Session closed = makeSession("pv2", "user-pv", "node-pv-node", "10.8.0.3");
+  closed.status = "disconnected";
+  addSession(closed);
+  EXPECT_EQ(*store_->nodes().bumpPeerVersion("node-pv-node"), 1);
+  EXPECT_EQ(*store_->nodes().bumpPeerVersion("node-pv-node"), 2);
+  auto node = store_->nodes().get("node-pv-node");
+  EXPECT_EQ(node->peer_version, 2);
+  EXPECT_EQ(node->current_connections, 1);
+  // update() never writes the version: a stale read-modify-write cannot roll it back.
+  VpnNode stale = *node;
+  stale.peer_version = 0;
+  stale.city = "Hamburg";
+  ASSERT_TRUE(store_->nodes().update(stale).ok());
+  EXPECT_EQ(store_->nodes().get("node-pv-node")->peer_version, 2);
+  auto versions = store_->nodes().peerVersions();
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ((*versions)[0], (std::pair<std::string, int64_t>{"node-pv-node", 2}));
+  EXPECT_EQ(store_->nodes().bumpPeerVersion("node-ghost").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, NodeHeartbeatStoresFiguresAndKeepsMaintenance) {
+  VpnNode n = makeNode("hb");
+  n.status = "offline";
+  addNode(n);
+  NodeHeartbeat hb;
+  hb.status = "online";
+  hb.cpu_usage = 42.5;
+  hb.bytes_sent = 100;
+  hb.bytes_received = 200;
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 1000)), "online");
+  auto got = store_->nodes().get("node-hb");
+  EXPECT_EQ(got->last_heartbeat, at(kT0 + 1000));
+  EXPECT_DOUBLE_EQ(got->cpu_usage, 42.5);
+  EXPECT_EQ(got->bytes_sent, 100);
+  EXPECT_EQ(got->bytes_received, 200);
+  hb.status = "draining";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 2000)), "draining");
+  ASSERT_TRUE(store_->nodes().setStatus("node-hb", "maintenance", at(kT0 + 2500)).ok());
+  hb.status = "online";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 3000)), "maintenance");
+  // An admin's drain sticks; the node's own "draining" does not.
+  ASSERT_TRUE(store_->nodes().setStatus("node-hb", "draining", at(kT0 + 3500)).ok());
+  EXPECT_TRUE(store_->nodes().get("node-hb")->drain_requested);
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 4000)), "draining");
+  ASSERT_TRUE(store_->nodes().setStatus("node-hb", "online", at(kT0 + 4500)).ok());
+  EXPECT_FALSE(store_->nodes().get("node-hb")->drain_requested);
+  hb.status = "draining";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 5000)), "draining");
+  hb.status = "online";
+  EXPECT_EQ(*store_->nodes().recordHeartbeat("node-hb", hb, at(kT0 + 6000)), "online");
+  EXPECT_EQ(store_->nodes().recordHeartbeat("node-x", hb, at(kT0)).error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, NodeMarkStaleOfflineTakesOnlyOnlineNodesPastTheCutoff) {
+  auto withBeat = [&](const std::string& tag, const std::string& status,
+                      std::optional<int64_t> beat) {
+    VpnNode n = makeNode(tag);
+    n.status = status;
+    if (beat) n.last_heartbeat = at(*beat);
+    addNode(n);
+  };
+  withBeat("fresh", "online", kT0 + 100);
+  withBeat("stale", "online", kT0);
+  withBeat("never", "online", std::nullopt);
+  withBeat("drain", "draining", kT0);
+  withBeat("maint", "maintenance", kT0);
+  auto ids = store_->nodes().markStaleOffline(at(kT0 + 50), at(kT0 + 200));
+  ASSERT_TRUE(ids.ok()) << ids.error().toString();
+  EXPECT_EQ(*ids, (std::vector<std::string>{"node-drain", "node-never", "node-stale"}));
+  EXPECT_EQ(store_->nodes().get("node-stale")->status, "offline");
+  EXPECT_EQ(store_->nodes().get("node-fresh")->status, "online");
+  EXPECT_EQ(store_->nodes().get("node-maint")->status, "maintenance");
+  EXPECT_TRUE(store_->nodes().markStaleOffline(at(kT0 + 50), at(kT0 + 300))->empty());
+}
+
+TEST_P(StoreContractTest, NodeTargetedWritesChangeOneThing) {
+  addNode(makeNode("tw"));
+  ASSERT_TRUE(store_->nodes().setLoadScore("node-tw", 37.5).ok());
+  ASSERT_TRUE(store_->nodes().setWireGuardKey("node-tw", "key=", "", at(kT0 + 5)).ok());
+  auto got = store_->nodes().get("node-tw");
+  EXPECT_DOUBLE_EQ(got->load_score, 37.5);
+  EXPECT_EQ(got->wg_public_key, "key=");
+  EXPECT_EQ(got->hostname, "tw.vpn.example.com");  // empty hostname keeps the old one
+  ASSERT_TRUE(store_->nodes().setWireGuardKey("node-tw", "key2=", "new.example", at(kT0)).ok());
+  EXPECT_EQ(store_->nodes().get("node-tw")->hostname, "new.example");
+  EXPECT_EQ(store_->nodes().setLoadScore("node-no", 1).error().code, Code::kNotFound);
+  EXPECT_EQ(store_->nodes().setStatus("node-no", "online", at(kT0)).error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SessionCreateWithinLimitRefusesAtTheLimitEvenConcurrently) {
+  addUser(makeUser("lim"));
+  addNode(makeNode("lim-node"));
+  constexpr int kThreads = 8;
+  std::atomic<int> ok{0}, refused{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      auto st = store_->sessions().createWithinLimit(
+          makeSession("lim" + std::to_string(i), "user-lim", "node-lim-node", ""), 3);
+      if (st.ok()) {
+        ++ok;
+      } else if (st.error().code == Code::kFailedPrecondition) {
+        ++refused;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 3);
+  EXPECT_EQ(refused.load(), kThreads - 3);
+  EXPECT_EQ(*store_->sessions().countActiveForUser("user-lim"), 3);
+}
+
+TEST_P(StoreContractTest, SessionCloseReleasesAllocationsAndRefusesTwice) {
+  addUser(makeUser("cl"));
+  addNode(makeNode("cl-node"));
+  addSession(makeSession("cl1", "user-cl", "node-cl-node", "10.8.0.2"));
+  ASSERT_TRUE(store_->ipAllocations()
+                  .allocate("node-cl-node", "10.8.0.0/24", "user-cl", "session-cl1", {}, at(kT0))
+                  .ok());
+  auto closed =
+      store_->sessions().close("session-cl1", "disconnected", "user_request", at(kT0 + 9));
+  ASSERT_TRUE(closed.ok()) << closed.error().toString();
+  EXPECT_EQ(closed->status, "disconnected");
+  EXPECT_FALSE(closed->client_ip.has_value());
+  auto got = store_->sessions().get("session-cl1");
+  EXPECT_EQ(got->disconnect_reason, "user_request");
+  EXPECT_EQ(got->disconnected_at, at(kT0 + 9));
+  EXPECT_FALSE(got->client_ip.has_value());
+  EXPECT_TRUE(store_->ipAllocations().listForNode("node-cl-node")->empty());
+  EXPECT_EQ(store_->sessions().close("session-cl1", "disconnected", "x", at(kT0)).error().code,
+            Code::kFailedPrecondition);
+  EXPECT_EQ(store_->sessions().close("nope", "disconnected", "x", at(kT0)).error().code,
+            Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SessionCloseAllForUserAndNodeClosesOnlyOpenOnes) {
+  addUser(makeUser("ca"));
+  addUser(makeUser("cb"));
+  addNode(makeNode("ca-n1"));
+  addNode(makeNode("ca-n2"));
+  addSession(makeSession("a1", "user-ca", "node-ca-n1", "10.8.0.2", kT0));
+  addSession(makeSession("a2", "user-ca", "node-ca-n2", "10.8.0.2", kT0 + 1));
+  addSession(makeSession("b1", "user-cb", "node-ca-n1", "10.8.0.3", kT0 + 2));
+  Session done = makeSession("a3", "user-ca", "node-ca-n1", "10.8.0.4", kT0 + 3);
+  done.status = "failed";
+  addSession(done);
+
+  auto byUser = store_->sessions().closeAllForUser("user-ca", "account_disabled", at(kT0 + 10));
+  ASSERT_TRUE(byUser.ok());
+  ASSERT_EQ(byUser->size(), 2u);
+  EXPECT_EQ((*byUser)[0].id, "session-a1");
+  EXPECT_EQ((*byUser)[1].id, "session-a2");
+  EXPECT_EQ(store_->sessions().get("session-a3")->status, "failed");
+  EXPECT_EQ(store_->sessions().get("session-b1")->status, "pending");
+
+  auto active = store_->sessions().listActiveForNode("node-ca-n1");
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].id, "session-b1");
+  auto byNode = store_->sessions().closeAllForNode("node-ca-n1", "node_offline", at(kT0 + 11));
+  ASSERT_EQ(byNode->size(), 1u);
+  EXPECT_EQ(store_->sessions().get("session-b1")->disconnect_reason, "node_offline");
+  EXPECT_TRUE(store_->sessions().listActiveForNode("node-ca-n1")->empty());
+}
+
+TEST_P(StoreContractTest, SessionListIdleFindsStalePendingAndSilentConnected) {
+  addUser(makeUser("idle"));
+  addNode(makeNode("idle-node"));
+  addSession(makeSession("young", "user-idle", "node-idle-node", "10.8.0.2", kT0 + 100));
+  addSession(makeSession("old", "user-idle", "node-idle-node", "10.8.0.3", kT0));
+  Session quiet = makeSession("quiet", "user-idle", "node-idle-node", "10.8.0.4", kT0 + 100);
+  quiet.status = "connected";
+  quiet.last_handshake = at(kT0 + 10);
+  addSession(quiet);
+  Session chatty = makeSession("chatty", "user-idle", "node-idle-node", "10.8.0.5", kT0);
+  chatty.status = "connected";
+  chatty.last_handshake = at(kT0 + 500);
+  addSession(chatty);
+  auto idle = store_->sessions().listIdle(at(kT0 + 50), at(kT0 + 50));
+  ASSERT_TRUE(idle.ok());
+  std::set<std::string> ids;
+  for (const auto& s : *idle) ids.insert(s.id);
+  EXPECT_EQ(ids, (std::set<std::string>{"session-old", "session-quiet"}));
+}
+
+TEST_P(StoreContractTest, SessionAccountTakesDeltasSurvivesCounterResetsAndConnects) {
+  addUser(makeUser("acc"));
+  addNode(makeNode("acc-node"));
+  addNode(makeNode("other-node"));
+  addSession(makeSession("acc1", "user-acc", "node-acc-node", "10.8.0.2", kT0));
+  const SystemTime period = at(kT0 - 1000);
+
+  PeerCounters c;
+  c.rx_bytes = 100;
+  c.tx_bytes = 1000;
+  auto r = store_->sessions().account("session-acc1", "node-acc-node", c, period, at(kT0 + 1));
+  ASSERT_TRUE(r.ok()) << r.error().toString();
+  EXPECT_TRUE(r->applied);
+  EXPECT_FALSE(r->became_connected);  // bytes without a handshake do not connect
+  EXPECT_EQ(store_->sessions().get("session-acc1")->status, "pending");
+
+  c.last_handshake = at(kT0 + 5);
+  c.rx_bytes = 150;
+  c.tx_bytes = 1600;
+  r = store_->sessions().account("session-acc1", "node-acc-node", c, period, at(kT0 + 6));
+  EXPECT_TRUE(r->became_connected);
+  EXPECT_EQ(r->delta_sent, 50);
+  EXPECT_EQ(r->delta_received, 600);
+
+  // The node restarted: counters start again from zero.
+  c.rx_bytes = 30;
+  c.tx_bytes = 40;
+  r = store_->sessions().account("session-acc1", "node-acc-node", c, period, at(kT0 + 7));
+  EXPECT_FALSE(r->became_connected);
+  EXPECT_EQ(r->delta_sent, 30);
+  EXPECT_EQ(r->delta_received, 40);
+
+  auto s = store_->sessions().get("session-acc1");
+  EXPECT_EQ(s->status, "connected");
+  EXPECT_EQ(s->connected_at, at(kT0 + 5));
+  EXPECT_EQ(s->last_handshake, at(kT0 + 5));
+  EXPECT_EQ(s->bytes_sent, 180);
+  EXPECT_EQ(s->bytes_received, 1640);
+  EXPECT_EQ(s->reported_rx_bytes, 30);
+  auto usage = store_->usage().get("user-acc", period);
+  EXPECT_EQ(usage->bytes_sent, 180);
+  EXPECT_EQ(usage->bytes_received, 1640);
+
+  // Another node cannot account for this session.
+  r = store_->sessions().account("session-acc1", "node-other-node", c, period, at(kT0 + 8));
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(store_->sessions().get("session-acc1")->bytes_sent, 180);
+}
+
+TEST_P(StoreContractTest, SessionPurgeClosedBeforeRemovesOnlyOldClosedSessions) {
+  addUser(makeUser("pg"));
+  addNode(makeNode("pg-node"));
+  addSession(makeSession("open", "user-pg", "node-pg-node", "10.8.0.2", kT0));
+  addSession(makeSession("old", "user-pg", "node-pg-node", "10.8.0.3", kT0));
+  addSession(makeSession("recent", "user-pg", "node-pg-node", "10.8.0.4", kT0));
+  ASSERT_TRUE(store_->sessions().close("session-old", "disconnected", "x", at(kT0 + 10)).ok());
+  ASSERT_TRUE(store_->sessions().close("session-recent", "disconnected", "x", at(kT0 + 100)).ok());
+  EXPECT_EQ(*store_->sessions().purgeClosedBefore(at(kT0 + 50)), 1);
+  EXPECT_EQ(store_->sessions().get("session-old").error().code, Code::kNotFound);
+  EXPECT_TRUE(store_->sessions().get("session-recent").ok());
+  EXPECT_TRUE(store_->sessions().get("session-open").ok());
+}
+
+TEST_P(StoreContractTest, IpAllocateHandsOutTheLowestFreeHostAddress) {
+  addUser(makeUser("ip"));
+  addNode(makeNode("ip-node"));
+  addNode(makeNode("ip-node2"));
+  auto& ips = store_->ipAllocations();
+  EXPECT_EQ(*ips.allocate("node-ip-node", "10.9.0.0/24", "user-ip", {}, {}, at(kT0)), "10.9.0.2");
+  EXPECT_EQ(*ips.allocate("node-ip-node", "10.9.0.0/24", "user-ip", {}, {}, at(kT0)), "10.9.0.3");
+  EXPECT_EQ(*ips.allocate("node-ip-node", "10.9.0.0/24", "user-ip", {}, {}, at(kT0)), "10.9.0.4");
+  ASSERT_TRUE(ips.release("node-ip-node", "10.9.0.3").ok());
+  EXPECT_EQ(*ips.allocate("node-ip-node", "10.9.0.0/24", "user-ip", {}, {}, at(kT0)), "10.9.0.3");
+  // Unique per node, not globally.
+  EXPECT_EQ(*ips.allocate("node-ip-node2", "10.9.0.0/24", "user-ip", {}, {}, at(kT0)), "10.9.0.2");
+  EXPECT_EQ(*ips.allocate("node-ip-node", "fd00:9::/120", "user-ip", {}, {}, at(kT0)), "fd00:9::2");
+  EXPECT_EQ(ips.release("node-ip-node", "10.9.0.99").error().code, Code::kNotFound);
+  EXPECT_EQ(ips.allocate("node-ip-node", "garbage", "user-ip", {}, {}, at(kT0)).error().code,
+            Code::kInvalidArgument);
+  EXPECT_EQ(ips.listForNode("node-ip-node")->size(), 4u);
+}
+
+TEST_P(StoreContractTest, IpAllocateReportsAFullPrefixAndSkipsBroadcast) {
+  addUser(makeUser("full"));
+  addNode(makeNode("full-node"));
+  auto& ips = store_->ipAllocations();
+  // A /29 has 8 addresses: network, node, 5 for peers, broadcast.
+  for (int i = 2; i <= 6; ++i) {
+    EXPECT_EQ(*ips.allocate("node-full-node", "10.7.0.0/29", "user-full", {}, {}, at(kT0)),
+              "10.7.0." + std::to_string(i));
+  }
+  EXPECT_EQ(
+      ips.allocate("node-full-node", "10.7.0.0/29", "user-full", {}, {}, at(kT0)).error().code,
+      Code::kResourceExhausted);
+}
+
+TEST_P(StoreContractTest, IpConcurrentAllocationsOnOneNodeAreAllDistinct) {
+  addUser(makeUser("conc"));
+  addNode(makeNode("conc-node"));
+  constexpr int kThreads = 8, kEach = 5;
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kEach; ++i) {
+        auto ip = store_->ipAllocations().allocate("node-conc-node", "10.6.0.0/16", "user-conc", {},
+                                                   {}, at(kT0));
+        ASSERT_TRUE(ip.ok()) << ip.error().toString();
+        std::lock_guard lock(mu);
+        got.push_back(*ip);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique(got.begin(), got.end());
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(unique.count("10.6.0.2"), 1u);
+  EXPECT_EQ(unique.count("10.6.0.41"), 1u);  // dense: the lowest 40 addresses
+}
+
+TEST_P(StoreContractTest, IpOrphansAreAllocationsOfClosedSessionsOrOfNobody) {
+  addUser(makeUser("orph"));
+  addNode(makeNode("orph-node"));
+  addSession(makeSession("live", "user-orph", "node-orph-node", "10.5.0.2"));
+  Session dead = makeSession("dead", "user-orph", "node-orph-node", "10.5.0.3");
+  dead.status = "disconnected";
+  addSession(dead);
+  auto& ips = store_->ipAllocations();
+  ASSERT_TRUE(
+      ips.allocate("node-orph-node", "10.5.0.0/24", "user-orph", "session-live", {}, at(kT0)).ok());
+  ASSERT_TRUE(
+      ips.allocate("node-orph-node", "10.5.0.0/24", "user-orph", "session-dead", {}, at(kT0 + 1))
+          .ok());
+  ASSERT_TRUE(ips.allocate("node-orph-node", "10.5.0.0/24", "user-orph", {}, {}, at(kT0 + 2)).ok());
+  auto orphans = ips.listOrphans(100);
+  ASSERT_TRUE(orphans.ok()) << orphans.error().toString();
+  ASSERT_EQ(orphans->size(), 2u);
+  EXPECT_EQ((*orphans)[0].session_id, std::optional<std::string>("session-dead"));
+  EXPECT_EQ((*orphans)[0].ip, "10.5.0.3");
+  EXPECT_FALSE((*orphans)[1].session_id.has_value());
+  EXPECT_EQ(*ips.releaseForSession("session-dead"), 1);
+  EXPECT_EQ(ips.listOrphans(100)->size(), 1u);
+}
+
+TEST_P(StoreContractTest, LeaseHasOneHolderAndItsTokenGrowsWithEachNewHolder) {
+  auto& leases = store_->leases();
+  const auto ttl = std::chrono::milliseconds(15'000);
+  EXPECT_EQ(leases.get("leader").error().code, Code::kNotFound);
+  auto a = leases.acquire("leader", "a", ttl, at(kT0));
+  ASSERT_TRUE(a.ok()) << a.error().toString();
+  EXPECT_EQ(a->holder, "a");
+  EXPECT_EQ(a->fencing_token, 1);
+  EXPECT_EQ(a->expires_at, at(kT0 + 15'000));
+
+  auto b = leases.acquire("leader", "b", ttl, at(kT0 + 1000));
+  EXPECT_EQ(b->holder, "a");  // still a's
+  EXPECT_EQ(leases.renew("leader", "b", ttl, at(kT0 + 1000)).error().code,
+            Code::kFailedPrecondition);
+  auto renewed = leases.renew("leader", "a", ttl, at(kT0 + 5000));
+  EXPECT_EQ(renewed->expires_at, at(kT0 + 20'000));
+  EXPECT_EQ(renewed->fencing_token, 1);
+  // Re-acquiring a live lease is a renewal for its holder.
+  EXPECT_EQ(leases.acquire("leader", "a", ttl, at(kT0 + 6000))->fencing_token, 1);
+
+  // a stops renewing; once it expires b takes over with a higher token.
+  b = leases.acquire("leader", "b", ttl, at(kT0 + 21'001));
+  EXPECT_EQ(b->holder, "b");
+  EXPECT_EQ(b->fencing_token, 2);
+  EXPECT_EQ(leases.renew("leader", "a", ttl, at(kT0 + 21'002)).error().code,
+            Code::kFailedPrecondition);
+
+  // Releasing hands it over at once.
+  ASSERT_TRUE(leases.release("leader", "a", at(kT0 + 21'003)).ok());  // not a's: no-op
+  EXPECT_EQ(leases.get("leader")->holder, "b");
+  ASSERT_TRUE(leases.release("leader", "b", at(kT0 + 22'000)).ok());
+  a = leases.acquire("leader", "a", ttl, at(kT0 + 22'001));
+  EXPECT_EQ(a->holder, "a");
+  EXPECT_EQ(a->fencing_token, 3);
+}
+
+TEST_P(StoreContractTest, LeaseConcurrentAcquiresHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      const std::string me = "holder-" + std::to_string(i);
+      auto lease = store_->leases().acquire("race", me, std::chrono::seconds(30), at(kT0));
+      if (lease.ok() && lease->holder == me) ++winners;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(winners.load(), 1);
+}
+
+class NodeCredentialContractTest : public StoreContractTest {
+ protected:
+  void SetUp() override {
+    StoreContractTest::SetUp();
+    if (HasFatalFailure()) return;
+    addNode(makeNode("cred"));
+  }
+  NodeCredential enrollment(const std::string& tag, int64_t expires_ms = kT0 + 86'400'000) {
+    NodeCredential c;
+    c.id = "enr-" + tag;
+    c.node_id = "node-cred";
+    c.kind = NodeCredential::kEnrollment;
+    c.token_hash = "enroll-hash-" + tag;
+    c.created_at = at(kT0);
+    c.expires_at = at(expires_ms);
+    return c;
+  }
+  NodeCredential nodeCredential(const std::string& tag) {
+    NodeCredential c;
+    c.id = "cred-" + tag;
+    c.node_id = "ignored";
+    c.kind = NodeCredential::kNode;
+    c.token_hash = "node-hash-" + tag;
+    c.created_at = at(kT0 + 1);
+    return c;
+  }
+  NodeCredentialRepository& creds() { return store_->nodeCredentials(); }
+};
+
+TEST_P(NodeCredentialContractTest, EnrollmentTokenIsRedeemedOnceForANodeCredential) {
+  ASSERT_TRUE(creds().create(enrollment("1")).ok());
+  auto issued = creds().redeemEnrollment("enroll-hash-1", nodeCredential("1"), at(kT0 + 5));
+  ASSERT_TRUE(issued.ok()) << issued.error().toString();
+  EXPECT_EQ(issued->node_id, "node-cred");
+  EXPECT_EQ(issued->kind, "node");
+  auto stored = creds().getByHash("node-hash-1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->node_id, "node-cred");
+  EXPECT_FALSE(stored->revoked_at.has_value());
+  EXPECT_EQ(creds().getByHash("enroll-hash-1")->used_at, at(kT0 + 5));
+
+  EXPECT_EQ(
+      creds().redeemEnrollment("enroll-hash-1", nodeCredential("2"), at(kT0 + 6)).error().code,
+      Code::kFailedPrecondition);
+  EXPECT_EQ(creds().redeemEnrollment("unknown", nodeCredential("3"), at(kT0 + 6)).error().code,
+            Code::kNotFound);
+  // A node credential is not an enrollment token.
+  EXPECT_EQ(creds().redeemEnrollment("node-hash-1", nodeCredential("4"), at(kT0 + 6)).error().code,
+            Code::kNotFound);
+  EXPECT_EQ(creds().getByHash("node-hash-2").error().code, Code::kNotFound);
+}
+
+TEST_P(NodeCredentialContractTest, ExpiredOrRevokedTokensAreRefusedAndReEnrollmentRevokesOld) {
+  ASSERT_TRUE(creds().create(enrollment("old", kT0 + 10)).ok());
+  EXPECT_EQ(
+      creds().redeemEnrollment("enroll-hash-old", nodeCredential("x"), at(kT0 + 10)).error().code,
+      Code::kFailedPrecondition);
+  ASSERT_TRUE(creds().create(enrollment("rev")).ok());
+  EXPECT_EQ(*creds().revokeAllForNode("node-cred", NodeCredential::kEnrollment, at(kT0 + 1)), 2);
+  EXPECT_EQ(
+      creds().redeemEnrollment("enroll-hash-rev", nodeCredential("y"), at(kT0 + 2)).error().code,
+      Code::kFailedPrecondition);
+
+  ASSERT_TRUE(creds().create(enrollment("a")).ok());
+  ASSERT_TRUE(creds().redeemEnrollment("enroll-hash-a", nodeCredential("a"), at(kT0 + 3)).ok());
+  ASSERT_TRUE(creds().create(enrollment("b")).ok());
+  ASSERT_TRUE(creds().redeemEnrollment("enroll-hash-b", nodeCredential("b"), at(kT0 + 4)).ok());
+  EXPECT_EQ(creds().getByHash("node-hash-a")->revoked_at, at(kT0 + 4));
+  EXPECT_FALSE(creds().getByHash("node-hash-b")->revoked_at.has_value());
+
+  ASSERT_TRUE(creds().revoke("cred-b", at(kT0 + 5)).ok());
+  EXPECT_EQ(creds().getByHash("node-hash-b")->revoked_at, at(kT0 + 5));
+  EXPECT_EQ(creds().revoke("cred-none", at(kT0)).error().code, Code::kNotFound);
+}
+
+TEST_P(NodeCredentialContractTest, ConcurrentRedemptionsOfOneTokenSucceedOnce) {
+  ASSERT_TRUE(creds().create(enrollment("race")).ok());
+  constexpr int kThreads = 6;
+  std::atomic<int> ok{0};
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      if (creds()
+              .redeemEnrollment("enroll-hash-race", nodeCredential(std::to_string(i)), at(kT0 + 1))
+              .ok()) {
+        ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+}
+
+TEST_P(StoreContractTest, DevicesAreListedPerUserWithUniqueKeysAndNames) {
+  addUser(makeUser("dev"));
+  addUser(makeUser("dev2"));
+  Device d{"dev-1", "user-dev", "laptop", "pk-1=", at(kT0), std::nullopt};
+  ASSERT_TRUE(store_->devices().create(d).ok());
+  ASSERT_TRUE(
+      store_->devices().create({"dev-2", "user-dev", "phone", "pk-2=", at(kT0 + 1), {}}).ok());
+  EXPECT_EQ(
+      store_->devices().create({"dev-3", "user-dev2", "x", "pk-1=", at(kT0), {}}).error().code,
+      Code::kAlreadyExists);
+  EXPECT_EQ(
+      store_->devices().create({"dev-4", "user-dev", "laptop", "pk-4=", at(kT0), {}}).error().code,
+      Code::kAlreadyExists);
+  auto list = store_->devices().listForUser("user-dev");
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "laptop");
+  EXPECT_EQ(store_->devices().getByPublicKey("pk-2=")->id, "dev-2");
+  ASSERT_TRUE(store_->devices().touch("dev-1", at(kT0 + 50)).ok());
+  EXPECT_EQ(store_->devices().get("dev-1")->last_seen_at, at(kT0 + 50));
+  addNode(makeNode("dev-node"));
+  ASSERT_TRUE(store_->ipAllocations()
+                  .allocate("node-dev-node", "10.4.0.0/24", "user-dev", {}, "dev-1", at(kT0))
+                  .ok());
+  ASSERT_TRUE(store_->devices().erase("dev-1").ok());
+  EXPECT_TRUE(store_->ipAllocations().listForNode("node-dev-node")->empty());
+  EXPECT_EQ(store_->devices().get("dev-1").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->devices().erase("dev-1").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, UsageAddsUpPerPeriodAndReadsZeroWhenEmpty) {
+  addUser(makeUser("use"));
+  auto& usage = store_->usage();
+  EXPECT_EQ(usage.get("user-use", at(kT0))->bytes_sent, 0);
+  ASSERT_TRUE(usage.add("user-use", at(kT0), 10, 20, at(kT0 + 1)).ok());
+  ASSERT_TRUE(usage.add("user-use", at(kT0), 5, 6, at(kT0 + 2)).ok());
+  ASSERT_TRUE(usage.add("user-use", at(kT0 + 1000), 1, 1, at(kT0 + 3)).ok());
+  auto got = usage.get("user-use", at(kT0));
+  EXPECT_EQ(got->bytes_sent, 15);
+  EXPECT_EQ(got->bytes_received, 26);
+  EXPECT_EQ(got->updated_at, at(kT0 + 2));
+  auto all = usage.listForUser("user-use");
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].period_start, at(kT0 + 1000));
+  EXPECT_EQ(usage.add("user-use", at(kT0), -1, 0, at(kT0)).error().code, Code::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, MigrationTwoAddsTheControlPlaneColumns) {
+  EXPECT_EQ(db_->queryInt("SELECT COUNT(*) FROM schema_migrations WHERE version = 2"), 1);
+  EXPECT_EQ(db_->queryInt("SELECT COUNT(peer_version) FROM vpn_nodes"), 0);
+  EXPECT_EQ(db_->queryInt("SELECT COUNT(reported_rx_bytes) + COUNT(tunnel_ipv6) FROM sessions"), 0);
+}
+
 // Every backend the contract runs against. Issue #7 adds PostgreSQL here.
 std::vector<Backend> backends() {
   return {Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
@@ -1138,6 +1682,8 @@ std::string backendName(const ::testing::TestParamInfo<Backend>& param_info) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContractTest, ::testing::ValuesIn(backends()), backendName);
 INSTANTIATE_TEST_SUITE_P(Backends, RefreshTokenContractTest, ::testing::ValuesIn(backends()),
+                         backendName);
+INSTANTIATE_TEST_SUITE_P(Backends, NodeCredentialContractTest, ::testing::ValuesIn(backends()),
                          backendName);
 
 // ---------------------------------------------------------------- SQLite only

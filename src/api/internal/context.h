@@ -11,6 +11,7 @@
 
 #include "api/gateway.h"
 #include "api/json_body.h"
+#include "control/session_service.h"
 #include "core/result.h"
 #include "crypto/jwt.h"
 #include "http/server.h"
@@ -25,11 +26,12 @@ using http::Response;
 enum class Access { kPublic, kUser, kAdmin };
 
 struct Gateway::Impl {
-  Impl(GatewayConfig c, store::Store& s, const core::Clock& cl, const core::Logger& l,
-       http::Metrics& m, core::WorkerPool& p, RateLimiters r);
+  Impl(GatewayConfig c, store::Store& s, control::SessionService& ss, const core::Clock& cl,
+       const core::Logger& l, http::Metrics& m, core::WorkerPool& p, RateLimiters r);
 
   GatewayConfig config;
   store::Store& store;
+  control::SessionService& sessions;
   const core::Clock& clock;
   const core::Logger& log;
   http::Metrics& metrics;
@@ -63,9 +65,13 @@ struct Gateway::Impl {
   awaitable<core::Result<std::string>> hashOnPool(const std::string& password);
   awaitable<core::Result<bool>> verifyOnPool(const std::string& password, const std::string& hash);
 
+  // Ends a user's open sessions (account disabled or deleted); logs failures.
+  core::Status endUserSessions(const std::string& user_id, const std::string& reason);
+
   void addAuthRoutes(http::Router& r);
   void addUserRoutes(http::Router& r);
   void addNodeRoutes(http::Router& r);
+  void addSessionRoutes(http::Router& r);
   void addAdminRoutes(http::Router& r);
   void addSystemRoutes(http::Router& r);
 };

@@ -214,11 +214,27 @@ CREATE TABLE usage (
 );
 )sql";
 
+// Issue 4: the control plane. peer_version is what node long-polls wait on;
+// drain_requested marks a drain an admin asked for (a node's own heartbeat
+// may not lift it);
+// the reported_* counters make byte accounting survive node restarts;
+// tunnel_ipv6 is a session's address in the node's IPv6 tunnel prefix.
+constexpr std::string_view kControlPlane = R"sql(
+ALTER TABLE vpn_nodes ADD COLUMN peer_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE vpn_nodes ADD COLUMN drain_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN tunnel_ipv6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN reported_rx_bytes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN reported_tx_bytes BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX sessions_client_public_key_idx ON sessions (client_public_key);
+CREATE INDEX sessions_disconnected_at_idx ON sessions (disconnected_at)
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", std::string(kInitialSchema)},
+      {2, "control_plane", std::string(kControlPlane)},
   };
   return kMigrations;
 }

@@ -15,5 +15,10 @@ std::unique_ptr<SessionRepository> makeSessionRepository(Db& db);
 std::unique_ptr<RefreshTokenRepository> makeRefreshTokenRepository(Db& db);
 std::unique_ptr<AuditRepository> makeAuditRepository(Db& db);
 std::unique_ptr<StatsRepository> makeStatsRepository(Db& db);
+std::unique_ptr<IpAllocationRepository> makeIpAllocationRepository(Db& db);
+std::unique_ptr<LeaseRepository> makeLeaseRepository(Db& db);
+std::unique_ptr<NodeCredentialRepository> makeNodeCredentialRepository(Db& db);
+std::unique_ptr<DeviceRepository> makeDeviceRepository(Db& db);
+std::unique_ptr<UsageRepository> makeUsageRepository(Db& db);
 
 }  // namespace aureo::store::internal
