@@ -156,6 +156,7 @@ core::Status Agent::start(std::stop_token stop) {
   }
   net.egress_interface = options_.egress_interface;
   net.nat_table = options_.nat_table;
+  net.saved_sysctls_file = state_.path() + "/sysctl.json";
   tunnel_address_ = nodeAddress(*v4).toString();
 
   const int64_t port = options_.listen_port != 0 ? options_.listen_port : settings_.wg_port;

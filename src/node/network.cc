@@ -1,8 +1,17 @@
 #include "node/network.h"
 
+#include <map>
+
 #include "netcfg/netlink.h"
 #include "netcfg/nftables.h"
 #include "netcfg/rulesets.h"
+#include "netcfg/sysctl.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace aureo::node {
 namespace {
@@ -29,6 +38,29 @@ std::optional<std::string> defaultRouteOf(netcfg::Netlink& nl, netcfg::Family fa
     if (l.index == oif) return l.name;
   }
   return std::nullopt;
+}
+
+using Saved = std::map<std::string, std::string>;
+
+Saved loadSaved(const std::string& file) {
+  Saved out;
+  if (file.empty()) return out;
+  std::ifstream in(file);
+  if (!in) return out;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (!j.is_object()) return out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
+void storeSaved(const std::string& file, const Saved& saved) {
+  if (file.empty()) return;
+  std::ofstream out(file, std::ios::trunc);
+  out << nlohmann::json(saved).dump() << "\n";
 }
 
 }  // namespace
@@ -74,12 +106,18 @@ core::Result<std::unique_ptr<NodeNetwork>> NodeNetwork::setUp(const NetworkSpec&
         st.error().code, "cannot bring " + spec.interface_name + " up: " + st.error().message, {}};
   }
 
-  AUREO_ASSIGN_OR_RETURN(auto forward, netcfg::SysctlGuard::set(netcfg::kIpv4Forward, "1"));
-  net->sysctls_.push_back(std::move(forward));
-  if (spec.tunnel_v6) {
-    AUREO_ASSIGN_OR_RETURN(auto forward6, netcfg::SysctlGuard::set(netcfg::kIpv6ForwardAll, "1"));
-    net->sysctls_.push_back(std::move(forward6));
+  // A value saved by a predecessor that did not stop cleanly is the one to
+  // restore; what the kernel holds now is what that predecessor set.
+  Saved saved = loadSaved(spec.saved_sysctls_file);
+  std::vector<std::string_view> keys{netcfg::kIpv4Forward};
+  if (spec.tunnel_v6) keys.push_back(netcfg::kIpv6ForwardAll);
+  for (auto key : keys) {
+    AUREO_ASSIGN_OR_RETURN(auto guard, netcfg::SysctlGuard::set(key, "1"));
+    guard.release();  // restored by tearDown, with the value chosen here
+    auto [it, fresh] = saved.emplace(std::string(key), guard.previous());
+    net->sysctls_.emplace_back(it->first, it->second);
   }
+  storeSaved(spec.saved_sysctls_file, saved);
 
   netcfg::NatSpec nat;
   nat.table = spec.nat_table;
@@ -110,12 +148,17 @@ void NodeNetwork::tearDown() {
     if (!st.ok()) log_.warn("cannot remove the NAT table", {{"error", st.error().message}});
   }
   // Restore in reverse order of setting.
+  bool restored = true;
   for (auto it = sysctls_.rbegin(); it != sysctls_.rend(); ++it) {
-    if (auto st = it->restore(); !st.ok()) {
-      log_.warn("cannot restore a sysctl", {{"error", st.error().message}});
+    if (auto st = netcfg::writeSysctl(it->first, it->second); !st.ok()) {
+      restored = false;
+      log_.warn("cannot restore a sysctl", {{"key", it->first}, {"error", st.error().message}});
     }
   }
   sysctls_.clear();
+  if (restored && !spec_.saved_sysctls_file.empty()) {
+    std::remove(spec_.saved_sysctls_file.c_str());
+  }
 }
 
 NodeNetwork::~NodeNetwork() {

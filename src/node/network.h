@@ -10,12 +10,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/result.h"
-#include "netcfg/sysctl.h"
 
 namespace aureo::node {
 
@@ -25,6 +25,10 @@ struct NetworkSpec {
   std::optional<core::Cidr> tunnel_v6;
   std::string egress_interface;  // empty: the interface of the default route
   std::string nat_table = "aureo-nat";
+  // Where the sysctl values found before the first start are kept until a
+  // clean stop, so a node restarted after a crash still restores them (its
+  // predecessor had already changed them). Empty: not kept.
+  std::string saved_sysctls_file;
 };
 
 // The address a node keeps for itself: the first host of the prefix
@@ -55,7 +59,7 @@ class NodeNetwork {
   NetworkSpec spec_;
   core::Logger& log_;
   std::string egress_;
-  std::vector<netcfg::SysctlGuard> sysctls_;
+  std::vector<std::pair<std::string, std::string>> sysctls_;  // key, value to restore
   bool nat_applied_ = false;
   bool torn_down_ = false;
 };
