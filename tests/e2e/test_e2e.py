@@ -15,7 +15,10 @@ Every namespace, process and socket file a test creates is removed in its
 cleanups, which run whether it passed or failed; processes are stopped by
 PID. Needs root. Run:
   test_e2e.py --node build/bin/aureo-node --gateway build/bin/aureo-gateway \
-              --control build/bin/aureo-control [unittest args]
+              --control build/bin/aureo-control --server build/bin/aureo-server [unittest args]
+
+AllInOneTest runs the same topology with aureo-server (gateway + control +
+local node in one process) in the node namespace, its API on the edge veth.
 """
 import argparse
 import json
@@ -34,7 +37,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "api"))
 from gateway import Gateway  # noqa: E402
 from test_api import LOOSE_LIMITS  # noqa: E402
 
-NODE = GATEWAY = CONTROL = None
+NODE = GATEWAY = CONTROL = SERVER = None
 SOCKET_DIR = "/var/run/wireguard"
 INTERNET_IP, NODE_UPLINK_IP = "192.0.2.1", "192.0.2.2"
 NODE_EDGE_IP, CLIENT_IP = "198.51.100.1", "198.51.100.2"
@@ -108,7 +111,7 @@ class Lab:
 
     counter = 0
 
-    def __init__(self, test):
+    def __init__(self, test, services=True):
         Lab.counter += 1
         tag = f"{os.getpid() % 10000}{Lab.counter}"
         self.test = test
@@ -149,6 +152,12 @@ class Lab:
                                            f"http://{INTERNET_IP}:{HTTP_PORT}/hello.txt",
                                            ns=self.ns_inet, check=False).returncode == 0)
 
+        self.node = None
+        self.node_log = os.path.join(self.tmp, "node.log")
+        self.node_state = os.path.join(self.tmp, "node-state")
+        self.client = None
+        if not services:
+            return
         self.gw = Gateway(GATEWAY, LOOSE_LIMITS + "[sessions]\nlimit_free = 5\n")
         test.addCleanup(self.gw.close)
         self.gw.start()
@@ -161,10 +170,6 @@ class Lab:
                     '[loops]\nhealth_interval = "1s"\nload_interval = "1s"\nstats_interval = "1s"\n'
                     '[nodes]\nheartbeat_interval = "1s"\nreport_interval = "1s"\n'
                     'long_poll_timeout = "20s"\nversion_poll_ms = 100\n')
-        self.node = None
-        self.node_log = os.path.join(self.tmp, "node.log")
-        self.node_state = os.path.join(self.tmp, "node-state")
-        self.client = None
 
     # -- processes ---------------------------------------------------------------
 
@@ -434,14 +439,97 @@ class EndToEndTest(unittest.TestCase):
         self.assertIn("CAP_NET_ADMIN", lines[0])
 
 
+class AllInOneTest(unittest.TestCase):
+    """aureo-server: gateway, control and a local node in one process."""
+
+    def curl_api(self, lab, method, path, body=None, token=None):
+        cmd = ["curl", "-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "30"]
+        if token:
+            cmd += ["-H", "Authorization: Bearer " + token]
+        if body is not None:
+            cmd += ["-H", "Content-Type: application/json", "-d", json.dumps(body)]
+        r = sh(*cmd, f"http://{NODE_EDGE_IP}:8080{path}", ns=lab.ns_client)
+        text, _, code = r.stdout.rpartition("\n")
+        return int(code), (json.loads(text) if text.strip() else None)
+
+    def test_one_process_serves_the_api_and_carries_the_tunnel(self):
+        lab = Lab(self, services=False)
+        data = os.path.join(lab.tmp, "data")
+        env = dict(os.environ, AUREO_NODE_INTERFACE=lab.node_if, AUREO_RATELIMIT_AUTH_BURST="100")
+        server = lab.spawn(["ip", "netns", "exec", lab.ns_node, SERVER, "--data-dir", data,
+                            "--database", f"sqlite:{data}/aureo.db", "--listen", f"{NODE_EDGE_IP}:8080",
+                            "--public-address", NODE_EDGE_IP],
+                           stdout=subprocess.PIPE, stderr=lab.logfile(lab.node_log), text=True, env=env)
+        lab.sockets.append(os.path.join(SOCKET_DIR, lab.node_if + ".sock"))
+        lines = []
+        while not any("Local VPN node" in line for line in lines):
+            line = server.stdout.readline()
+            self.assertTrue(line, "aureo-server exited: " + "".join(lines) + lab.tail(lab.node_log))
+            lines.append(line)
+        self.assertTrue(any(line.startswith("  Local VPN node: ") for line in lines), "".join(lines))
+
+        status, reg = self.curl_api(lab, "POST", "/api/v1/auth/register", {
+            "email": "one@example.test", "username": "one", "password": "correct horse battery"})
+        self.assertEqual(status, 201, reg)
+        lab.start_client()
+        started = time.time()
+        status, created = self.curl_api(lab, "POST", "/api/v1/sessions", {"protocol": "wireguard"},
+                                        token=reg["access_token"])
+        self.assertEqual(status, 201, created)
+        self.assertIn(f"Endpoint = {NODE_EDGE_IP}:51820", created["config"])
+        lab.configure_client(created["config"])
+        first = lab.probe(timeout=30)
+        self.assertIsNotNone(first, "no connection through the local node")
+        print(f"\n  all-in-one connect time: {(first - started) * 1000:.0f} ms", file=sys.stderr)
+        seen_before = len(lab.http_clients())
+        self.assertEqual(lab.fetch(), PAGE)
+        self.assertEqual(set(lab.http_clients()[seen_before:]), {NODE_UPLINK_IP})
+
+        self.assertEqual(lab.stop(server), 0, lab.tail(lab.node_log))
+        self.assertNotEqual(sh("ip", "link", "show", lab.node_if, ns=lab.ns_node, check=False).returncode, 0)
+        self.assertNotEqual(sh("nft", "list", "table", "inet", "aureo-nat", ns=lab.ns_node,
+                               check=False).returncode, 0)
+
+    def test_without_a_tun_device_the_api_is_still_served(self):
+        with tempfile.TemporaryDirectory(prefix="aureo_e2e_") as tmp:
+            env = dict(os.environ, AUREO_NODE_INTERFACE=f"aey{os.getpid() % 10000}")
+            proc = subprocess.Popen(
+                ["setpriv", "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", SERVER,
+                 "--data-dir", tmp, "--database", f"sqlite:{tmp}/aureo.db",
+                 "--listen", "127.0.0.1:0", "--control-listen", "127.0.0.1:0"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            try:
+                lines, port = [], None
+                while not any("Local VPN node" in line for line in lines):
+                    line = proc.stdout.readline()
+                    self.assertTrue(line, "aureo-server exited: " + "".join(lines))
+                    lines.append(line)
+                    m = re.search(r"Aureo VPN API: http://127\.0\.0\.1:(\d+)", line)
+                    if m:
+                        port = int(m.group(1))
+                disabled = [line for line in lines if "Local VPN node disabled" in line]
+                self.assertEqual(len(disabled), 1, "".join(lines))
+                self.assertIn("CAP_NET_ADMIN", disabled[0])
+                r = subprocess.run(["curl", "-sf", f"http://127.0.0.1:{port}/health"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0)
+                self.assertEqual(json.loads(r.stdout)["status"], "ok")
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(timeout=30), 0)
+                proc.stdout.close()
+
+
 def main():
-    global NODE, GATEWAY, CONTROL
+    global NODE, GATEWAY, CONTROL, SERVER
     parser = argparse.ArgumentParser()
     parser.add_argument("--node", required=True)
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--control", required=True)
+    parser.add_argument("--server", required=True)
     args, rest = parser.parse_known_args()
-    NODE, GATEWAY, CONTROL = (os.path.abspath(p) for p in (args.node, args.gateway, args.control))
+    NODE, GATEWAY, CONTROL, SERVER = (os.path.abspath(p) for p in
+                                      (args.node, args.gateway, args.control, args.server))
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
