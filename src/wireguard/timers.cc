@@ -6,9 +6,23 @@
 
 namespace aureo::wireguard {
 
+// The jitter only spreads retries apart; it guards no secret, and it is drawn
+// for every data packet sent, so it comes from a per-thread xorshift64*
+// seeded once from the CSPRNG instead of a getrandom() call each time.
 Timers::Duration Timers::randomJitter() {
-  const auto max_ms = static_cast<uint32_t>(REKEY_TIMEOUT_JITTER_MAX.count());
-  return std::chrono::milliseconds(internal::randomUniform(max_ms + 1));
+  thread_local uint64_t state = [] {
+    uint64_t seed = 0;
+    while (seed == 0) {
+      seed = uint64_t{internal::randomU32()} << 32 | internal::randomU32();
+    }
+    return seed;
+  }();
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  const uint64_t r = (state * 0x2545F4914F6CDD1DULL) >> 32;
+  const auto max_ms = static_cast<uint64_t>(REKEY_TIMEOUT_JITTER_MAX.count());
+  return std::chrono::milliseconds(static_cast<int64_t>(r % (max_ms + 1)));
 }
 
 void Timers::dataSent(Time now, Duration jitter) {
