@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   });
   server.run();
   (*control)->stop();  // resigns: another instance takes over at once
+  // Wakes the sigwait() above (SIGTERM is blocked, so nothing terminates).
+  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;

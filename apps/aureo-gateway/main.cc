@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
   server.run();
   (*gateway)->stopWorkers();
   // run() also returns if the server stops for another reason; wake the waiter.
+  // Wakes the sigwait() above (SIGTERM is blocked, so nothing terminates).
+  // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
   return 0;

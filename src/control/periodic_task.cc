@@ -28,7 +28,7 @@ PeriodicTask::~PeriodicTask() {
 }
 
 void PeriodicTask::start() {
-  thread_ = std::jthread([this](std::stop_token stop) { loop(std::move(stop)); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { loop(stop); });
 }
 
 void PeriodicTask::stop() {
@@ -50,7 +50,7 @@ std::chrono::milliseconds PeriodicTask::nextDelay(int consecutive_failures) {
   return milliseconds(std::max<int64_t>(ms, 1));
 }
 
-void PeriodicTask::loop(std::stop_token stop) {
+void PeriodicTask::loop(const std::stop_token& stop) {
   int consecutive_failures = 0;
   if (!options_.run_at_start) {
     if (!sleeper_.sleepUntil(sleeper_.now() + nextDelay(0), stop)) return;

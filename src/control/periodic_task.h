@@ -78,7 +78,7 @@ class PeriodicTask {
   [[nodiscard]] int64_t failures() const { return failures_.load(); }
 
  private:
-  void loop(std::stop_token stop);
+  void loop(const std::stop_token& stop);
 
   PeriodicOptions options_;
   Fn fn_;
