@@ -163,6 +163,8 @@ int main(int argc, char** argv) {
   auto finish = [&](int code) {
     if (!stop.stop_requested()) {
       stop.request_stop();
+      // Wakes the sigwait() (SIGTERM is blocked, so nothing terminates).
+      // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
       pthread_kill(signal_thread.native_handle(), SIGTERM);
     }
     signal_thread.join();

@@ -113,7 +113,7 @@ core::Result<Enrollment> Agent::enroll(const std::string& public_key, const std:
   }
 }
 
-core::Status Agent::start(std::stop_token stop) {
+core::Status Agent::start(const std::stop_token& stop) {
   AUREO_ASSIGN_OR_RETURN(auto key, state_.loadOrCreatePrivateKey());
   public_key_ = wireguard::toBase64(wireguard::publicKeyOf(key).span());
 
@@ -187,10 +187,10 @@ core::Status Agent::start(std::stop_token stop) {
   // Online at once rather than one interval later.
   sendHeartbeat();
   sampleMetrics();
-  loops_.emplace_back([this](std::stop_token st) { pollLoop(st); });
-  loops_.emplace_back([this](std::stop_token st) { heartbeatLoop(st); });
-  loops_.emplace_back([this](std::stop_token st) { reportLoop(st); });
-  loops_.emplace_back([this](std::stop_token st) { metricsLoop(st); });
+  loops_.emplace_back([this](const std::stop_token& st) { pollLoop(st); });
+  loops_.emplace_back([this](const std::stop_token& st) { heartbeatLoop(st); });
+  loops_.emplace_back([this](const std::stop_token& st) { reportLoop(st); });
+  loops_.emplace_back([this](const std::stop_token& st) { metricsLoop(st); });
   return core::okStatus();
 }
 
@@ -365,7 +365,7 @@ void Agent::metricsLoop(const std::stop_token& stop) {
   while (sleepFor(stop, period)) sampleMetrics();
 }
 
-void Agent::drain(std::stop_token stop) {
+void Agent::drain(const std::stop_token& stop) {
   if (!device_ || draining_.exchange(true)) return;
   log_.info("draining", {{"wait_s", options_.drain_wait.count()}});
   sendHeartbeat();

@@ -81,12 +81,12 @@ class Agent {
   // carry a plain one-line message: kFailedPrecondition when no TUN device
   // can be created (no CAP_NET_ADMIN, no /dev/net/tun), kUnauthenticated
   // for a refused enrollment token, others for the networking.
-  core::Status start(std::stop_token stop);
+  core::Status start(const std::stop_token& stop);
 
   // Graceful drain: tells control the node is draining, stops accepting new
   // peers, lets `drain_wait` pass (or less, if `stop` is requested), sends a
   // final session report. Peers keep forwarding until stop().
-  void drain(std::stop_token stop = {});
+  void drain(const std::stop_token& stop = {});
 
   // Stops the loops and removes the interface, the NAT table and the
   // sysctls. Called by the destructor too.

@@ -7,10 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace aureo::node {
 namespace {
@@ -18,7 +18,7 @@ namespace {
 using Json = nlohmann::json;
 
 std::string errnoText() {
-  return std::strerror(errno);
+  return std::error_code(errno, std::generic_category()).message();
 }
 
 // A file only its owner may read; anything else means someone could have
@@ -99,13 +99,11 @@ core::Result<wireguard::PrivateKey> StateDir::loadOrCreatePrivateKey() const {
   const std::string file = path_ + "/wg.key";
   AUREO_ASSIGN_OR_RETURN(auto text, readFile(file));
   if (text) {
-    std::string trimmed = *text;
-    while (!trimmed.empty() && (trimmed.back() == '\n' || trimmed.back() == ' ')) {
-      trimmed.pop_back();
-    }
-    auto key = wireguard::parsePrivateKey(trimmed);
-    wireguard::secureZero(trimmed.data(), trimmed.size());
-    wireguard::secureZero(text->data(), text->size());
+    std::string& raw = *text;
+    size_t n = raw.size();
+    while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == ' ')) --n;
+    auto key = wireguard::parsePrivateKey(std::string_view(raw).substr(0, n));
+    wireguard::secureZero(raw.data(), raw.size());
     if (!key) return core::failedPrecondition(file + " does not hold a WireGuard private key");
     return *key;
   }
