@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <stop_token>
 #include <type_traits>
 
 namespace aureo::http {
@@ -232,8 +233,8 @@ Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 
 core::Result<ClientResponse> Client::request(std::string_view method, std::string_view path,
-                                             std::string_view body,
-                                             const ClientHeaders& headers) const {
+                                             std::string_view body, const ClientHeaders& headers,
+                                             std::stop_token stop) const {
   const Impl& impl = *impl_;
   if (!impl.parsed.ok()) return impl.parsed.error();
   if (!isToken(method)) return core::invalidArgument("bad HTTP method", "method");
@@ -258,9 +259,15 @@ core::Result<ClientResponse> Client::request(std::string_view method, std::strin
   asio::co_spawn(ioc, impl.run(deadline, ex), [&ex](std::exception_ptr e) {
     if (e && !ex.result) ex.result = core::unavailable("request failed");
   });
+  // io_context::stop() is safe from any thread; the callback runs on the
+  // thread requesting the stop (or here, if the stop came first).
+  std::stop_callback on_stop(stop, [&ioc] { ioc.stop(); });
   // The stream deadline covers connect to read; this also bounds name
   // resolution, which has no timeout of its own.
   ioc.run_for(impl.options.timeout + std::chrono::milliseconds(100));
+  if (!ex.result && stop.stop_requested()) {
+    return core::Error{core::Code::kCancelled, "request cancelled", {}};
+  }
   if (!ex.result) {
     return core::unavailable("request to " + impl.host + " timed out");
   }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,10 +52,12 @@ class Client {
   // certificate check fails, the deadline passes or the answer is malformed;
   // kResourceExhausted if the answer exceeds max_response_bytes. Any HTTP
   // status, 4xx and 5xx included, is a successful result. Safe to call from
-  // several threads at once.
+  // several threads at once. A stop requested on `stop` abandons the request
+  // at once with kCancelled (for long-polls that must not hold a shutdown).
   core::Result<ClientResponse> request(std::string_view method, std::string_view path,
                                        std::string_view body = {},
-                                       const ClientHeaders& headers = {}) const;
+                                       const ClientHeaders& headers = {},
+                                       std::stop_token stop = {}) const;
 
  private:
   struct Impl;
