@@ -1,7 +1,10 @@
 #include "core/log.h"
 
 #include <spdlog/sinks/base_sink.h>
+#include <pthread.h>
 #include <unistd.h>
+
+#include <csignal>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -126,10 +129,16 @@ Logger::Logger(std::string service, LogLevel min_level)
   impl_->spd->set_level(spdlog::level::trace);
   impl_->spd->flush_on(spdlog::level::warn);
   impl_->flusher = std::jthread([spd = impl_->spd](const std::stop_token& stop) {
+    // This thread may start before main() blocks the signals it waits for
+    // with sigwait; it must never be the one a SIGTERM is delivered to.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     std::mutex mu;
     std::condition_variable_any cv;
     std::unique_lock lock(mu);
-    while (!cv.wait_for(lock, stop, std::chrono::milliseconds(250), [] { return false; })) {
+    while (!stop.stop_requested()) {
+      cv.wait_for(lock, stop, std::chrono::milliseconds(250), [] { return false; });
       spd->flush();
     }
     spd->flush();

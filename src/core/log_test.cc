@@ -57,3 +57,20 @@ TEST(LogTest, EscapesControlCharactersAndProtectsReservedKeys) {
 
 }  // namespace
 }  // namespace aureo::core
+
+namespace aureo::core {
+namespace {
+
+// The stderr logger batches lines on a flusher thread; destroying it must
+// flush and return (a hang here fails the test by timeout).
+TEST(LogTest, StderrLoggerFlushesAndStopsOnDestruction) {
+  for (int i = 0; i < 3; ++i) {
+    Logger log("log-test", LogLevel::kInfo);
+    log.info("batched line", {{"i", i}});
+    log.warn("flushed at once");
+  }
+  SUCCEED();
+}
+
+}  // namespace
+}  // namespace aureo::core
