@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
     return fail("invalid value for 'log.level': must be debug, info, warn or error");
   }
-  core::Logger log("aureo-control", level);
+  core::Logger log("aureo-control", level, core::Logger::Flush::kBatched);
   core::SystemClock clock;
 
   sigset_t signals;

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
     return fail("invalid value for 'log.level': must be debug, info, warn or error");
   }
-  core::Logger log("aureo-gateway", level);
+  core::Logger log("aureo-gateway", level, core::Logger::Flush::kBatched);
   core::SystemClock clock;
 
   // Signals are taken by a dedicated thread, so block them before any other starts.

@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
     return fail("invalid value for 'log.level': must be debug, info, warn or error");
   }
-  core::Logger log("aureo-server", level);
+  core::Logger log("aureo-server", level, core::Logger::Flush::kBatched);
   core::SystemClock clock;
 
   sigset_t signals;

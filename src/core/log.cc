@@ -1,19 +1,19 @@
 #include "core/log.h"
 
-#include <spdlog/sinks/base_sink.h>
 #include <pthread.h>
+#include <spdlog/sinks/base_sink.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <spdlog/spdlog.h>
+#include <csignal>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
 #include <thread>
-#include <array>
-#include <cctype>
 
 namespace aureo::core {
 namespace {
@@ -89,10 +89,11 @@ void appendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-// Lines collect in memory and reach stderr in one write(2) when 32 KiB have
-// gathered, every 250 ms, and at once for warnings and errors. A busy server
-// then makes one syscall per few hundred access-log lines instead of one per
-// line; a SIGKILL can lose at most the last quarter second of info lines.
+// Lines collect in memory and reach stderr in one write(2) on flush. Batched
+// loggers flush when 32 KiB have gathered, every 250 ms, and at once for
+// warnings and errors: a busy server then makes one syscall per few hundred
+// access-log lines instead of one per line, and a SIGKILL can lose at most
+// the last quarter second of info lines. Unbatched loggers flush every line.
 class BufferedStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -119,7 +120,7 @@ struct Logger::Impl {
   std::jthread flusher;
 };
 
-Logger::Logger(std::string service, LogLevel min_level)
+Logger::Logger(std::string service, LogLevel min_level, Flush flush)
     : service_(std::move(service)),
       min_level_(min_level),
       clock_(&kSystemClock),
@@ -127,6 +128,10 @@ Logger::Logger(std::string service, LogLevel min_level)
   auto sink = std::make_shared<BufferedStderrSink>();
   impl_->spd = std::make_shared<spdlog::logger>(service_, std::move(sink));
   impl_->spd->set_level(spdlog::level::trace);
+  if (flush == Flush::kEveryLine) {
+    impl_->spd->flush_on(spdlog::level::trace);
+    return;
+  }
   impl_->spd->flush_on(spdlog::level::warn);
   impl_->flusher = std::jthread([spd = impl_->spd](const std::stop_token& stop) {
     // This thread may start before main() blocks the signals it waits for

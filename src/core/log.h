@@ -51,8 +51,13 @@ class Logger {
  public:
   using Sink = std::function<void(std::string_view line)>;
 
-  // Writes to stderr through spdlog. Safe from any thread.
-  Logger(std::string service, LogLevel min_level);
+  // Writes to stderr through spdlog. Safe from any thread. Unbatched, each
+  // line is written at once. Batched, lines are gathered and written every
+  // 250 ms (warnings and errors at once) by a flusher thread: for busy
+  // servers whose access log would otherwise cost a syscall per request. A
+  // batched logger must not be created before a fork() the process survives.
+  enum class Flush { kEveryLine, kBatched };
+  Logger(std::string service, LogLevel min_level, Flush flush = Flush::kEveryLine);
   // Writes each finished line (without newline) to sink; for tests and embedding.
   Logger(std::string service, LogLevel min_level, Sink sink, const Clock* clock = nullptr);
   ~Logger();

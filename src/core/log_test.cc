@@ -64,8 +64,9 @@ namespace {
 // The stderr logger batches lines on a flusher thread; destroying it must
 // flush and return (a hang here fails the test by timeout).
 TEST(LogTest, StderrLoggerFlushesAndStopsOnDestruction) {
-  for (int i = 0; i < 3; ++i) {
-    Logger log("log-test", LogLevel::kInfo);
+  for (int i = 0; i < 4; ++i) {
+    Logger log("log-test", LogLevel::kInfo,
+               i % 2 == 0 ? Logger::Flush::kBatched : Logger::Flush::kEveryLine);
     log.info("batched line", {{"i", i}});
     log.warn("flushed at once");
   }
