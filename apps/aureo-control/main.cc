@@ -12,6 +12,7 @@
 #include "control/session_service.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "wiring.h"
@@ -28,31 +29,19 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
   using namespace aureo;
   const auto options = wiring::controlSchema("server", "--listen", false);
-  auto cl = core::parseCommandLine(options, argc, argv);
-  if (!cl.ok()) return fail(cl.error().message);
-  if (cl->help) {
-    std::cout << core::helpText("aureo-control",
+  auto settings =
+      core::loadProcessSettings("aureo-control",
                                 "Aureo VPN control server: leader-elected background loops and "
                                 "the node-facing API.",
-                                options);
-    return 0;
-  }
-  auto cfg = core::loadConfig(options, cl->sources);
-  if (!cfg.ok()) return fail(cfg.error().message);
-
-  core::LogLevel level{};
-  if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
-    return fail("invalid value for 'log.level': must be debug, info, warn or error");
-  }
+                                options, argc, argv);
+  if (!settings.ok()) return fail(settings.error().message);
+  if (!settings->has_value()) return 0;  // --help
+  core::Config* cfg = &(*settings)->config;
+  const core::LogLevel level = (*settings)->log_level;
   core::Logger log("aureo-control", level, core::Logger::Flush::kBatched);
   core::SystemClock clock;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = core::blockTerminationSignals();
 
   http::Metrics metrics;
   auto store = wiring::openStore(*cfg, metrics);

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/ip.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "netcfg/netlink.h"
@@ -100,30 +101,19 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
   using namespace aureo;
   const auto options = schema();
-  auto cl = core::parseCommandLine(options, argc, argv);
-  if (!cl.ok()) return fail(cl.error().message);
-  if (cl->help) {
-    std::cout << core::helpText("aureo-node",
+  auto settings =
+      core::loadProcessSettings("aureo-node",
                                 "Aureo VPN node agent: the WireGuard engine kept in step with "
                                 "aureo-control.",
-                                options);
-    return 0;
-  }
-  auto cfg = core::loadConfig(options, cl->sources);
-  if (!cfg.ok()) return fail(cfg.error().message);
-  core::LogLevel level{};
-  if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
-    return fail("invalid value for 'log.level': must be debug, info, warn or error");
-  }
+                                options, argc, argv);
+  if (!settings.ok()) return fail(settings.error().message);
+  if (!settings->has_value()) return 0;  // --help
+  core::Config* cfg = &(*settings)->config;
+  const core::LogLevel level = (*settings)->log_level;
   core::Logger log("aureo-node", level);
   core::SystemClock clock;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = core::blockTerminationSignals();
 
   auto state = node::StateDir::open(cfg->getString("node.state_dir"));
   if (!state.ok()) return fail(state.error().message);

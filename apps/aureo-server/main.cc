@@ -21,6 +21,7 @@
 #include "core/ids.h"
 #include "core/ip.h"
 #include "core/log.h"
+#include "core/process.h"
 #include "http/metrics.h"
 #include "http/server.h"
 #include "netcfg/netlink.h"
@@ -132,30 +133,19 @@ aureo::core::Result<std::string> prepareLocalNode(aureo::store::Store& store,
 int main(int argc, char** argv) {
   using namespace aureo;
   const auto options = schema();
-  auto cl = core::parseCommandLine(options, argc, argv);
-  if (!cl.ok()) return fail(cl.error().message);
-  if (cl->help) {
-    std::cout << core::helpText("aureo-server",
+  auto settings =
+      core::loadProcessSettings("aureo-server",
                                 "Aureo VPN all-in-one: gateway, control plane and a local VPN "
                                 "node in one process.",
-                                options);
-    return 0;
-  }
-  auto cfg = core::loadConfig(options, cl->sources);
-  if (!cfg.ok()) return fail(cfg.error().message);
-  core::LogLevel level{};
-  if (!core::parseLogLevel(cfg->getString("log.level"), &level)) {
-    return fail("invalid value for 'log.level': must be debug, info, warn or error");
-  }
+                                options, argc, argv);
+  if (!settings.ok()) return fail(settings.error().message);
+  if (!settings->has_value()) return 0;  // --help
+  core::Config* cfg = &(*settings)->config;
+  const core::LogLevel level = (*settings)->log_level;
   core::Logger log("aureo-server", level, core::Logger::Flush::kBatched);
   core::SystemClock clock;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals = core::blockTerminationSignals();
 
   // One registry for the gateway and control servers; the node keeps its own.
   http::Metrics metrics;
