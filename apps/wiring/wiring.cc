@@ -105,6 +105,9 @@ core::ConfigSchema gatewaySchema() {
        "How long a node enrollment token stays valid", "", nullptr},
       {"api.node_list_cache", ConfigType::kDuration, "1s",
        "How long a node list answer is reused (0: never)", "", nullptr},
+      {"sessions.peer_ready_timeout", ConfigType::kDuration, "3s",
+       "How long POST /api/v1/sessions waits for the node to add the peer (0: no wait)", "",
+       nullptr},
   };
 }
 
@@ -269,6 +272,8 @@ core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
   gw.enrollment_ttl = cfg.getDuration("nodes.enrollment_ttl");
   gw.node_list_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.getDuration("api.node_list_cache"));
+  gw.peer_ready_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.getDuration("sessions.peer_ready_timeout"));
   g->gateway_ = std::make_unique<api::Gateway>(
       gw, store, sessions, clock, log, metrics, *g->hash_pool_,
       api::RateLimiters{g->ip_limiter_.get(), g->account_limiter_.get(), g->auth_limiter_.get(),

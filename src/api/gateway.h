@@ -44,6 +44,10 @@ struct GatewayConfig {
   std::chrono::milliseconds node_list_ttl{1000};
   // Lifetime of the one-time node enrollment tokens the admin API issues.
   std::chrono::seconds enrollment_ttl{24 * 3600};
+  // How long POST /api/v1/sessions waits for the node to report the new peer
+  // applied before answering (so the client's first handshake is not
+  // dropped); 0 answers at once. The answer says which happened.
+  std::chrono::milliseconds peer_ready_timeout{3000};
 };
 
 // Token buckets, each keyed by client IP or account. Any may be shared with

@@ -1,7 +1,14 @@
 // Sessions: POST /api/v1/sessions (connect), GET /api/v1/user/sessions,
 // DELETE /api/v1/sessions/{id}, GET /api/v1/nodes/best and the admin views
 // /api/v1/admin/sessions. The logic lives in control::SessionService.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "api/internal/context.h"
 #include "core/ids.h"
@@ -25,6 +32,25 @@ core::Result<std::vector<std::string>> statusFilter(const Request& req) {
     return std::vector<std::string>{*v};
   }
   return fieldError("status", "status must be active, pending, connected, disconnected or failed");
+}
+
+// Waits until the node reports `version` of its peer set applied, polling
+// the database (the node may talk to another process's control server), or
+// until `timeout`. True when the peer is live.
+awaitable<bool> waitForPeer(store::Store& store, const std::string& node_id, int64_t version,
+                            std::chrono::milliseconds timeout) {
+  if (version <= 0 || timeout.count() <= 0) co_return false;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  auto step = std::chrono::milliseconds(5);
+  for (;;) {
+    auto applied = store.nodes().appliedPeerVersion(node_id);
+    if (applied.ok() && *applied >= version) co_return true;
+    if (!applied.ok() || std::chrono::steady_clock::now() >= deadline) co_return false;
+    timer.expires_after(step);
+    co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    step = std::min(step * 2, std::chrono::milliseconds(40));
+  }
 }
 
 // Takes the filter by reference: a by-value argument would be a temporary
@@ -140,9 +166,12 @@ void Gateway::Impl::addSessionRoutes(http::Router& r) {
             }
             co_return errorResponse(created.error());
           }
+          const bool ready = co_await waitForPeer(store, created->node.id, created->peer_version,
+                                                  config.peer_ready_timeout);
           Json out{{"session", sessionJson(created->session)},
                    {"node", nodeJson(created->node, false)},
-                   {"config", created->config}};
+                   {"config", created->config},
+                   {"peer_ready", ready}};
           // Generated here and shown once: it is not stored anywhere.
           if (!created->private_key.empty()) out["private_key"] = created->private_key;
           auto resp = jsonResponse(201, out);

@@ -4,8 +4,11 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
+#include <mutex>
+#include <unordered_map>
 
 #include "control/enrollment.h"
 #include "control/notifier.h"
@@ -138,6 +141,28 @@ struct NodeApi::Impl {
   const core::Clock& clock;
   const core::Logger& log;
   NodeApiConfig config;
+  // The applied version last written per node, so a long-poll that brings
+  // nothing new costs no write.
+  std::mutex applied_mu{};
+  std::unordered_map<std::string, int64_t> applied{};  // guarded by applied_mu
+
+  // A node asking for changes after `seen` has applied `seen`: record it so a
+  // gateway in any process can tell when a new peer is live on the node.
+  void recordApplied(const std::string& node_id, int64_t seen, int64_t current) {
+    const int64_t v = std::min(seen, current);  // never more than was handed out
+    {
+      std::lock_guard lock(applied_mu);
+      auto [it, inserted] = applied.try_emplace(node_id, v);
+      if (!inserted && it->second >= v) return;
+      it->second = v;
+    }
+    if (auto st = store.nodes().recordAppliedPeerVersion(node_id, v); !st.ok()) {
+      std::lock_guard lock(applied_mu);
+      applied.erase(node_id);  // try again on the next poll
+      log.warn("could not record the applied peer version",
+               {{"node_id", node_id}, {"error", st.error().toString()}});
+    }
+  }
 
   // Wraps a handler with bearer-credential authentication; the node id
   // goes to req.user_id (role "node").
@@ -264,6 +289,7 @@ struct NodeApi::Impl {
     const std::string node_id = req.user_id;
     auto node = store.nodes().get(node_id);
     if (!node.ok()) co_return errorResponse(node.error());
+    if (seen) recordApplied(node_id, *seen, node->peer_version);
     if (seen && *seen == node->peer_version && wait_s > 0) {
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
       int64_t version = node->peer_version;
@@ -283,7 +309,7 @@ struct NodeApi::Impl {
 
 NodeApi::NodeApi(store::Store& store, SessionService& sessions, PeerNotifier& notifier,
                  const core::Clock& clock, const core::Logger& log, NodeApiConfig config)
-    : impl_(std::make_unique<Impl>(Impl{store, sessions, notifier, clock, log, config})) {}
+    : impl_(new Impl{store, sessions, notifier, clock, log, config}) {}
 
 NodeApi::~NodeApi() = default;
 

@@ -235,6 +235,26 @@ TEST_F(NodeApiTest, ALongPollIsWokenBySessionChangesInThisProcess) {
   EXPECT_EQ(r.body["peers"][0]["allowed_ips"], (Json{"10.8.0.2/32", "fd00:2::2/128"}));
 }
 
+TEST_F(NodeApiTest, ALongPollRecordsTheVersionTheNodeApplied) {
+  const auto cred = enroll(crypto::generateX25519KeyPair().public_key);
+  ASSERT_TRUE(store_->nodes().setStatus(node_id_, "online", clock_.now()).ok());
+  CreateSessionRequest req;
+  req.user_id = store_.addUser("applied");
+  auto created = service_.create(req);
+  ASSERT_TRUE(created.ok());
+  EXPECT_EQ(created->peer_version, 1);
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion(node_id_), 0);
+  // The first poll (no version) has applied nothing yet.
+  ASSERT_EQ(call("GET", "/api/v1/node/desired-state", nullptr, cred).status, 200);
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion(node_id_), 0);
+  // Asking for what comes after version 1 says version 1 is applied.
+  ASSERT_EQ(call("GET", "/api/v1/node/desired-state?version=1&wait=0", nullptr, cred).status, 200);
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion(node_id_), 1);
+  // A node cannot claim more than it was handed.
+  ASSERT_EQ(call("GET", "/api/v1/node/desired-state?version=50&wait=0", nullptr, cred).status, 200);
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion(node_id_), 1);
+}
+
 TEST_F(NodeApiTest, ALongPollSeesChangesFromOtherProcessesThroughTheWatcher) {
   const auto cred = enroll(crypto::generateX25519KeyPair().public_key);
   RealSleeper sleeper;

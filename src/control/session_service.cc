@@ -103,14 +103,18 @@ int64_t SessionService::deviceLimit(const std::string& tier) const {
   return free != policy_.device_limits.end() ? free->second : 1;
 }
 
-void SessionService::peersChanged(const std::string& node_id) {
+int64_t SessionService::peersChanged(const std::string& node_id) {
+  int64_t version = 0;
   if (auto v = store_.nodes().bumpPeerVersion(node_id); !v.ok()) {
     // The session change is committed; the node will catch up at the next
     // bump or when its long-poll times out and it asks again.
     log_.warn("could not bump peer version",
               {{"node_id", node_id}, {"error", v.error().toString()}});
+  } else {
+    version = *v;
   }
   if (on_change_) on_change_(node_id);
+  return version;
 }
 
 Result<store::VpnNode> SessionService::chooseNode(const CreateSessionRequest& request) {
@@ -221,7 +225,7 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     s.tunnel_ipv6 = *v6;
   }
   if (auto st = store_.sessions().update(s); !st.ok()) return fail(st.error());
-  peersChanged(out.node.id);
+  out.peer_version = peersChanged(out.node.id);
   out.config = wgQuickConfig(s, out.node, out.private_key);
   log_.info("session created",
             {{"session_id", s.id}, {"user_id", s.user_id}, {"node_id", s.node_id}});

@@ -50,6 +50,9 @@ struct CreatedSession {
   store::VpnNode node;
   std::string private_key;  // only when generated here; never stored
   std::string config;       // wg-quick text
+  // The node's peer_version that includes this session; the peer is live on
+  // the node once its applied_peer_version reaches it. 0 if unknown.
+  int64_t peer_version = 0;
 };
 
 struct PeerReport {
@@ -125,7 +128,9 @@ class SessionService {
 
  private:
   core::Result<store::VpnNode> chooseNode(const CreateSessionRequest& request);
-  void peersChanged(const std::string& node_id);
+  // Bumps the node's peer version and wakes its long-poll; returns the new
+  // version (0 if it could not be bumped).
+  int64_t peersChanged(const std::string& node_id);
 
   store::Store& store_;
   const core::Clock& clock_;

@@ -243,6 +243,34 @@ class SqlNodeRepository final : public NodeRepository {
                    });
   }
 
+  Status recordAppliedPeerVersion(const std::string& id, int64_t version) override {
+    return db_.run("nodes.record_applied_peer_version", [&](soci::session& sql) -> Status {
+      Transaction tx(sql, db_.dialect().beginWrite());
+      Query q(
+          "UPDATE vpn_nodes SET applied_peer_version = :version WHERE id = :id AND "
+          "applied_peer_version < :floor");
+      q.bindInt("version", version).bindText("id", id).bindInt("floor", version);
+      if (execute(sql, q) == 0) {
+        Query exists("SELECT COUNT(*) FROM vpn_nodes WHERE id = :id");
+        exists.bindText("id", id);
+        if (queryCount(sql, exists) == 0) return core::notFound("node not found");
+      }
+      tx.commit();
+      return core::okStatus();
+    });
+  }
+
+  Result<int64_t> appliedPeerVersion(const std::string& id) override {
+    return db_.run("nodes.applied_peer_version", [&](soci::session& sql) -> Result<int64_t> {
+      Query exists("SELECT COUNT(*) FROM vpn_nodes WHERE id = :id");
+      exists.bindText("id", id);
+      if (queryCount(sql, exists) == 0) return core::notFound("node not found");
+      Query v("SELECT applied_peer_version FROM vpn_nodes WHERE id = :id");
+      v.bindText("id", id);
+      return static_cast<int64_t>(queryCount(sql, v));
+    });
+  }
+
   Result<std::string> recordHeartbeat(const std::string& id, const NodeHeartbeat& hb,
                                       SystemTime now) override {
     return db_.run("nodes.record_heartbeat", [&](soci::session& sql) -> Result<std::string> {

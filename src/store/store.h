@@ -57,6 +57,12 @@ class NodeRepository {
   virtual Result<int64_t> bumpPeerVersion(const std::string& id) = 0;
   // (id, peer_version) of every node, for the long-poll version watcher.
   virtual Result<std::vector<std::pair<std::string, int64_t>>> peerVersions() = 0;
+  // The node says it applied `version` of its peer set: applied_peer_version
+  // rises to it (never falls: a late, older report changes nothing).
+  // kNotFound if absent.
+  virtual Status recordAppliedPeerVersion(const std::string& id, int64_t version) = 0;
+  // applied_peer_version of the node; kNotFound if absent.
+  virtual Result<int64_t> appliedPeerVersion(const std::string& id) = 0;
   // Stores a heartbeat: last_heartbeat = now, cpu and byte counters, and the
   // status the node asks for, except that a node in maintenance stays in
   // maintenance, and a node an admin drained stays draining. Returns the

@@ -1157,6 +1157,21 @@ TEST_P(StoreContractTest, NodePeerVersionStartsAtZeroAndBumpsCountOpenSessions) 
   EXPECT_EQ(store_->nodes().bumpPeerVersion("node-ghost").error().code, Code::kNotFound);
 }
 
+TEST_P(StoreContractTest, NodeAppliedPeerVersionOnlyRises) {
+  addNode(makeNode("apv-node"));
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion("node-apv-node"), 0);
+  ASSERT_TRUE(store_->nodes().recordAppliedPeerVersion("node-apv-node", 3).ok());
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion("node-apv-node"), 3);
+  // A late answer to an older long-poll does not roll it back; the same
+  // version again is not an error.
+  ASSERT_TRUE(store_->nodes().recordAppliedPeerVersion("node-apv-node", 2).ok());
+  ASSERT_TRUE(store_->nodes().recordAppliedPeerVersion("node-apv-node", 3).ok());
+  EXPECT_EQ(*store_->nodes().appliedPeerVersion("node-apv-node"), 3);
+  EXPECT_EQ(store_->nodes().recordAppliedPeerVersion("node-ghost", 1).error().code,
+            Code::kNotFound);
+  EXPECT_EQ(store_->nodes().appliedPeerVersion("node-ghost").error().code, Code::kNotFound);
+}
+
 TEST_P(StoreContractTest, NodeHeartbeatStoresFiguresAndKeepsMaintenance) {
   VpnNode n = makeNode("hb");
   n.status = "offline";

@@ -16,7 +16,10 @@ JWT_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class Gateway:
-    def __init__(self, binary, extra_config="", data_dir=None, env=None):
+    def __init__(self, binary, extra_config="", data_dir=None, env=None, peer_ready_timeout="0s"):
+        """peer_ready_timeout: how long POST /api/v1/sessions waits for the node
+        to apply the new peer. Simulated nodes never apply peers, so tests
+        default to not waiting; tests with a real node pass a real timeout."""
         self.binary = binary
         self.owns_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="aureo-api-test-")
@@ -30,7 +33,8 @@ class Gateway:
                 f'[admin]\nemail = "admin@example.test"\n'
                 + extra_config
             )
-        self.env = dict(os.environ, **(env or {}))
+        self.env = dict(os.environ, AUREO_SESSIONS_PEER_READY_TIMEOUT=peer_ready_timeout,
+                        **(env or {}))
         self.proc = None
         self.admin_password = None
         self.port = None

@@ -7,6 +7,7 @@ Run: python3 test_sessions.py --gateway build/bin/aureo-gateway --control build/
 import argparse
 import itertools
 import sys
+import threading
 import time
 import unittest
 
@@ -313,6 +314,73 @@ class SessionApiTest(unittest.TestCase):
         self.assertEqual(body["session"]["node_id"], survivor.node_id)
         # A heartbeat brings the dead node back.
         self.assertEqual(doomed.heartbeat(), "online")
+
+
+
+class PeerReadyTest(unittest.TestCase):
+    """POST /api/v1/sessions answers once the node has the peer. The gateway
+    and the control server are separate processes: the gateway learns it from
+    the version the node acknowledges by long-polling for the next change."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(GATEWAY, LOOSE_LIMITS, peer_ready_timeout="8s").start()
+        cls.ctl = Control(CONTROL, cls.gw.db_path, cls.gw.dir, name="ready-control").start()
+        cls.admin = cls.gw.admin_token()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ctl.kill()
+        cls.gw.close()
+
+    def node_and_user(self, name):
+        country = fresh_country()
+        status, node, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": name, "public_ip": "203.0.113.7", "country": country}, token=self.admin)
+        self.assertEqual(status, 201, node)
+        sim = SimNode(self.ctl.port, node["enrollment_token"])
+        sim.start_heartbeats()
+        self.addCleanup(sim.stop_heartbeats)
+        wait_for("node online", lambda: self.gw.request(
+            "GET", f"/api/v1/nodes/{sim.node_id}", token=self.admin)[1]["status"] == "online")
+        status, body, _, _ = self.gw.request("POST", "/api/v1/auth/register", {
+            "email": f"{name}@example.test", "username": name, "password": "correct horse battery"})
+        self.assertEqual(status, 201, body)
+        return sim, body["access_token"]
+
+    def test_the_answer_waits_for_the_node_to_apply_the_peer(self):
+        sim, token = self.node_and_user("ready1")
+        applied = []  # peer keys the simulated node had when it acknowledged
+        stop = threading.Event()
+
+        def agent():
+            state = sim.desired_state()
+            while not stop.is_set():
+                applied.append({p["public_key"] for p in state["peers"]})
+                state = sim.desired_state(version=state["version"], wait=2)
+
+        thread = threading.Thread(target=agent, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join)
+        self.addCleanup(stop.set)
+        status, body, _, _ = self.gw.request("POST", "/api/v1/sessions",
+                                             {"node_id": sim.node_id}, token=token)
+        self.assertEqual(status, 201, body)
+        self.assertTrue(body["peer_ready"], body)
+        # peer_ready means the node had already polled again with the version
+        # that holds this peer.
+        self.assertTrue(any(body["session"]["client_public_key"] in keys for keys in applied))
+
+    def test_a_node_that_never_applies_gets_peer_ready_false(self):
+        sim, token = self.node_and_user("ready2")
+        status, body, _, _ = self.gw.request("POST", "/api/v1/sessions",
+                                             {"node_id": sim.node_id}, token=token)
+        self.assertEqual(status, 201, body)
+        self.assertFalse(body["peer_ready"])
+        self.assertEqual(body["session"]["status"], "pending")
+        self.assertEqual([p["session_id"] for p in sim.desired_state()["peers"]],
+                         [body["session"]["id"]])
+
 
 
 def main():

@@ -229,12 +229,20 @@ CREATE INDEX sessions_client_public_key_idx ON sessions (client_public_key);
 CREATE INDEX sessions_disconnected_at_idx ON sessions (disconnected_at)
 )sql";
 
+// applied_peer_version is the newest peer_version the node has told the
+// control plane it applied (it asks for the next change with it), so a
+// gateway in another process can answer a connect once the peer is live.
+constexpr std::string_view kAppliedPeerVersion = R"sql(
+ALTER TABLE vpn_nodes ADD COLUMN applied_peer_version BIGINT NOT NULL DEFAULT 0
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", std::string(kInitialSchema)},
       {2, "control_plane", std::string(kControlPlane)},
+      {3, "applied_peer_version", std::string(kAppliedPeerVersion)},
   };
   return kMigrations;
 }
