@@ -45,6 +45,7 @@ Gateway::Impl::Impl(GatewayConfig c, store::Store& s, control::SessionService& s
       hash_pool(p),
       limiters(r),
       jwt(config.jwt_secret, config.issuer, config.audience),
+      access_tokens(jwt),
       login_attempts(prometheus::BuildCounter()
                          .Name("aureo_vpn_login_attempts_total")
                          .Help("Login attempts by result")
@@ -73,13 +74,14 @@ http::Handler Gateway::Impl::guard(Access access, http::Handler handler) {
     if (auth.size() < 8 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
       co_return unauthorized("missing bearer token");
     }
-    auto claims = jwt.verify(auth.substr(7), "access", clock.now());
+    auto claims = access_tokens.verify(auth.substr(7), "access", clock.now());
     if (!claims.ok()) co_return unauthorized(claims.error().message);
-    if (auto d = limiters.per_account->take("acct:" + claims->sub); !d.allowed) {
+    const crypto::JwtClaims& c = **claims;
+    if (auto d = limiters.per_account->take("acct:" + c.sub); !d.allowed) {
       co_return rateLimited(d);
     }
-    req.user_id = claims->sub;
-    req.role = claims->role;
+    req.user_id = c.sub;
+    req.role = c.role;
     if (access == Access::kAdmin) {
       // The token's role claim is not enough for admin routes: a demoted or
       // disabled admin loses access at once, not when the token expires.

@@ -58,7 +58,7 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
             std::lock_guard lock(node_list_cache.mu);
             auto it = node_list_cache.entries.find(key);
             if (it != node_list_cache.entries.end() && it->second.first > now) {
-              co_return Response::json(200, *it->second.second);
+              co_return Response::json(200, it->second.second);
             }
           }
           auto nodes = store.nodes().list(*filter);
@@ -75,7 +75,7 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
             if (node_list_cache.entries.size() >= 1024) node_list_cache.entries.clear();
             node_list_cache.entries[key] = {now + config.node_list_ttl, body};
           }
-          co_return Response::json(200, *body);
+          co_return Response::json(200, std::move(body));
         }));
 
   r.add("GET", "/api/v1/nodes/{id}",

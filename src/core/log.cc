@@ -57,7 +57,19 @@ bool parseLogLevel(std::string_view text, LogLevel* out) {
 bool isSecretFieldName(std::string_view key) {
   static constexpr std::array<std::string_view, 8> kMarkers = {
       "password", "passwd", "secret", "token", "private", "authorization", "cookie", "psk"};
-  const std::string k = lower(key);
+  // Called for every field of every line: lower-case short keys on the stack.
+  char buf[64];
+  std::string heap;
+  std::string_view k;
+  if (key.size() <= sizeof(buf)) {
+    for (size_t i = 0; i < key.size(); ++i) {
+      buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[i])));
+    }
+    k = std::string_view(buf, key.size());
+  } else {
+    heap = lower(key);
+    k = heap;
+  }
   if (k == "key" || k.ends_with("_key") || k.ends_with("-key")) {
     return !(k == "public_key" || k.ends_with("public_key"));
   }

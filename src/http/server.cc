@@ -163,14 +163,47 @@ struct State {
   }
 };
 
-bhttp::response<bhttp::string_body> buildResponse(const State& state, Response res,
-                                                  unsigned version, bool keep_alive, bool head,
-                                                  const std::string& request_id) {
+// A response body that is either owned or shared with a cache: Beast's
+// string_body would force a copy of a shared one.
+struct ResponseBody {
+  struct value_type {
+    std::string owned;
+    std::shared_ptr<const std::string> shared;
+    [[nodiscard]] std::string_view view() const { return shared ? *shared : owned; }
+    void clear() {
+      owned.clear();
+      shared.reset();
+    }
+  };
+
+  static std::uint64_t size(const value_type& v) { return v.view().size(); }
+
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+    template <bool kIsRequest, class Fields>
+    writer(const bhttp::header<kIsRequest, Fields>& /*header*/, const value_type& body)
+        : body_(body.view()) {}
+    void init(beast::error_code& ec) { ec = {}; }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      return {{const_buffers_type(body_.data(), body_.size()), false}};
+    }
+
+   private:
+    std::string_view body_;
+  };
+};
+
+using OutgoingResponse = bhttp::response<ResponseBody>;
+
+OutgoingResponse buildResponse(const State& state, Response res, unsigned version, bool keep_alive,
+                               bool head, const std::string& request_id) {
   if (res.status < 200 || res.status > 599) {
     state.log.error("handler returned an invalid status", {{"status", res.status}});
     res = Response::error(500, "internal", "internal error");
   }
-  bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+  OutgoingResponse out{static_cast<bhttp::status>(res.status), version};
   for (const auto& h : kSecurityHeaders) out.set(h.name, h.value);
   if (state.tls) out.set(bhttp::field::strict_transport_security, kHsts);
   out.set("X-Request-Id", request_id);
@@ -192,8 +225,12 @@ bhttp::response<bhttp::string_body> buildResponse(const State& state, Response r
       out.insert(name, value);
     }
   }
-  if (bodiless) res.body.clear();
-  out.body() = std::move(res.body);
+  if (bodiless) {
+    res.body.clear();
+    res.shared_body.reset();
+  }
+  out.body().owned = std::move(res.body);
+  out.body().shared = std::move(res.shared_body);
   out.keep_alive(keep_alive);
   out.prepare_payload();
   // HEAD: the Content-Length of the GET answer, and no body.

@@ -50,8 +50,14 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // When set, sent instead of `body` without copying it: for answers served
+  // from a cache to many clients at once.
+  std::shared_ptr<const std::string> shared_body;
 
   static Response json(int status, std::string body);
+  static Response json(int status, std::shared_ptr<const std::string> body);
+  // What will be sent.
+  [[nodiscard]] std::string_view bodyView() const { return shared_body ? *shared_body : body; }
   static Response text(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");
   // {"error":{"code":"...","message":"...","field":"..."}} with the status from core::httpStatus.

@@ -18,6 +18,7 @@
 #include "control/session_service.h"
 #include "core/result.h"
 #include "crypto/jwt.h"
+#include "crypto/jwt_cache.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -42,6 +43,8 @@ struct Gateway::Impl {
   core::WorkerPool& hash_pool;
   RateLimiters limiters;
   crypto::JwtCodec jwt;
+  // Access tokens already verified (declared after jwt, which it uses).
+  crypto::CachingJwtVerifier access_tokens;
   prometheus::Family<prometheus::Counter>& login_attempts;
   // Verifying against this when the email is unknown keeps login timing flat.
   std::string dummy_hash;
