@@ -22,9 +22,9 @@ void randomBytes(void* buf, size_t len) {
   }
 }
 
-std::string newUuid() {
-  std::array<uint8_t, 16> b{};
-  randomBytes(b.data(), b.size());
+namespace {
+
+std::string formatUuid(std::array<uint8_t, 16> b) {
   b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
   b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
@@ -36,6 +36,31 @@ std::string newUuid() {
     out.push_back(kHex[b[i] & 0x0f]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string newUuid() {
+  std::array<uint8_t, 16> b{};
+  randomBytes(b.data(), b.size());
+  return formatUuid(b);
+}
+
+std::string newRequestId() {
+  struct State {
+    std::array<uint8_t, 16> bytes{};
+    uint64_t counter = 0;
+    State() { randomBytes(bytes.data(), bytes.size()); }
+  };
+  thread_local State state;
+  std::array<uint8_t, 16> b = state.bytes;
+  // The counter goes into the last six bytes, after the variant byte.
+  const uint64_t n = ++state.counter;
+  for (size_t i = 0; i < 6; ++i) {
+    b[15 - i] = static_cast<uint8_t>(b[15 - i] ^ static_cast<uint8_t>(n >> (8 * i)));
+  }
+  if ((n & 0xffffffffffffULL) == 0) randomBytes(state.bytes.data(), state.bytes.size());
+  return formatUuid(b);
 }
 
 bool isUuid(std::string_view s) {

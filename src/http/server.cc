@@ -326,7 +326,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (!co_await handshake(kRejectTimeout)) co_return;
     Response res = Response::error(503, "unavailable", "server is at its connection limit");
     res.header("Retry-After", "1");
-    auto out = buildResponse(state_, std::move(res), 11, false, false, core::newUuid());
+    auto out = buildResponse(state_, std::move(res), 11, false, false, core::newRequestId());
     lowest().expires_after(kRejectTimeout);
     co_await bhttp::async_write(stream_, out, kTuple);
     co_await closeGracefully(true);
@@ -402,7 +402,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         res = Response::error(413, "invalid_argument", "request body too large");
         break;
     }
-    const std::string request_id = core::newUuid();
+    const std::string request_id = core::newRequestId();
     const unsigned version = parser_->get().version() == 10 ? 10 : 11;
     const int status = res.status;
     auto out = buildResponse(state_, std::move(res), version, false, false, request_id);
@@ -423,7 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     req.remote_ip = remote_ip_;
     std::string_view incoming_id = msg["X-Request-Id"];
     req.request_id =
-        internal::isSaneRequestId(incoming_id) ? std::string(incoming_id) : core::newUuid();
+        internal::isSaneRequestId(incoming_id) ? std::string(incoming_id) : core::newRequestId();
     req.headers.reserve(static_cast<size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& field : msg) {
       req.headers.emplace_back(lowerCase(field.name_string()), std::string(field.value()));
