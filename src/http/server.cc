@@ -4,15 +4,16 @@
 
 #include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -264,7 +265,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         stream_(makeStream(state, std::move(socket))),
         buffer_(state.options.max_header_bytes + 16 * kReadChunk),
         remote_ip_(std::move(remote_ip)),
-        rejected_(rejected) {}
+        rejected_(rejected),
+        watchdog_(stream_.get_executor()) {}
 
   ~Connection() { state_.connectionGone(id_, rejected_); }
 
@@ -282,6 +284,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         if (auto self = weak.lock()) self->closeIfIdle();
       });
     };
+  }
+
+  // The connection coroutine's cancellation slot is bound to this signal,
+  // which the handler deadline fires. Shared so that it outlives the
+  // coroutine's completion handler, which holds the slot.
+  [[nodiscard]] const std::shared_ptr<asio::cancellation_signal>& cancelSignal() const {
+    return cancel_;
   }
 
   static asio::awaitable<void> serve(std::shared_ptr<Connection> self) {
@@ -472,35 +481,44 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     co_return !ec || ec == bhttp::error::end_of_stream;
   }
 
-  // The handler races handler_timeout. On timeout the handler is sent a
-  // cancellation (its pending Asio operations fail with operation_aborted)
-  // and still awaited, so a handler that ignores cancellation delays the 504.
+  // The handler runs inline in the connection coroutine under a deadline of
+  // handler_timeout: when the watchdog fires it sends a terminal
+  // cancellation into the coroutine, so the handler's pending Asio operation
+  // fails with operation_aborted (and any later one throws). The handler is
+  // still awaited, so one that ignores cancellation delays the 504. Cheaper
+  // than racing a spawned coroutine against a timer on every request.
   asio::awaitable<Response> runHandler(const Handler& handler, Request& req) {
     bool failed = false;
     std::string what;
     Response res;
+    const uint64_t run = ++handler_run_;
+    in_handler_ = true;
+    timed_out_ = false;
+    watchdog_.expires_after(state_.options.handler_timeout);
+    watchdog_.async_wait([weak = this->weak_from_this(), run](const beast::error_code& ec) {
+      if (ec) return;  // cancelled: the handler finished first
+      auto self = weak.lock();
+      if (!self || !self->in_handler_ || self->handler_run_ != run) return;
+      self->timed_out_ = true;
+      self->cancel_->emit(asio::cancellation_type::terminal);
+    });
     try {
-      auto executor = co_await asio::this_coro::executor;
-      asio::steady_timer timer(executor, state_.options.handler_timeout);
-      // Named, not temporaries inside the co_await (see offload.h).
-      auto group = asio::experimental::make_parallel_group(
-          asio::co_spawn(executor, handler(req), asio::deferred), timer.async_wait(asio::deferred));
-      auto [order, error, response, timer_ec] =
-          co_await group.async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
-      if (order[0] == 0) {
-        if (error) std::rethrow_exception(error);
-        res = std::move(response);
-      } else {
-        state_.log.error("handler timed out",
-                         {{"route", req.route}, {"request_id", req.request_id}});
-        res = Response::error(504, "deadline_exceeded", "request took too long");
-      }
+      res = co_await handler(req);
     } catch (const std::exception& e) {
       failed = true;
       what = e.what();
     } catch (...) {
       failed = true;
       what = "unknown exception";
+    }
+    in_handler_ = false;
+    watchdog_.cancel();
+    // A deadline that fired left the coroutine cancelled: clear it, or the
+    // response write would throw.
+    co_await asio::this_coro::reset_cancellation_state();
+    if (timed_out_) {
+      state_.log.error("handler timed out", {{"route", req.route}, {"request_id", req.request_id}});
+      co_return Response::error(504, "deadline_exceeded", "request took too long");
     }
     if (failed) {
       state_.log.error("handler threw",
@@ -552,6 +570,13 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   const bool rejected_;
   uint64_t id_ = 0;
   bool idle_ = false;  // on the strand: waiting for the next request
+  // Handler deadline (runHandler); all on the strand.
+  std::shared_ptr<asio::cancellation_signal> cancel_ =
+      std::make_shared<asio::cancellation_signal>();
+  asio::steady_timer watchdog_;
+  uint64_t handler_run_ = 0;
+  bool in_handler_ = false;
+  bool timed_out_ = false;
 };
 
 template <typename Stream>
@@ -560,17 +585,21 @@ void launch(State& state, tcp::socket socket, std::string remote_ip, bool reject
   auto connection = std::make_shared<Connection<Stream>>(state, std::move(socket),
                                                          std::move(remote_ip), rejected);
   connection->registerCloser();
-  asio::co_spawn(executor, Connection<Stream>::serve(std::move(connection)),
-                 [&state](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     state.log.error("connection failed", {{"error", ex.what()}});
-                   } catch (...) {
-                     state.log.error("connection failed", {{"error", "unknown exception"}});
-                   }
-                 });
+  auto signal = connection->cancelSignal();
+  auto& slot_owner = *signal;
+  asio::co_spawn(
+      executor, Connection<Stream>::serve(std::move(connection)),
+      asio::bind_cancellation_slot(slot_owner.slot(), [&state, signal](std::exception_ptr e) {
+        (void)signal;  // held only to outlive the slot
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          state.log.error("connection failed", {{"error", ex.what()}});
+        } catch (...) {
+          state.log.error("connection failed", {{"error", "unknown exception"}});
+        }
+      }));
 }
 
 void accepted(State& state, tcp::socket socket) {

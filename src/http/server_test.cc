@@ -256,6 +256,36 @@ TEST(ServerTest, HandlerTimeoutGets504) {
   EXPECT_THAT(res.body, HasSubstr("deadline_exceeded"));
 }
 
+TEST(ServerTest, AfterA504TheConnectionServesTheNextRequest) {
+  Router router;
+  router.add("GET", "/slow", [](Request&) -> Awaitable {
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                    std::chrono::minutes(10));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    co_return Response::json(200, "{}");
+  });
+  router.add("GET", "/quick", [](Request&) -> Awaitable {
+    // Awaits something, so a cancellation left over from the 504 would throw.
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor,
+                                    std::chrono::milliseconds(1));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    co_return Response::json(200, R"({"quick":true})");
+  });
+  ServerOptions options;
+  options.handler_timeout = std::chrono::seconds(1);
+  ServerHarness harness(options, std::move(router));
+  RawSocket socket(harness.port());
+  ASSERT_TRUE(socket.send(get("/slow")));
+  auto first = testing::parseResponse(socket.readResponse());
+  EXPECT_EQ(first.status, 504);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(socket.send(get("/quick")));
+    auto next = testing::parseResponse(socket.readResponse());
+    EXPECT_EQ(next.status, 200);
+    EXPECT_THAT(next.body, HasSubstr("quick"));
+  }
+}
+
 TEST(ServerTest, EveryResponseCarriesTheSecurityHeaders) {
   ServerHarness harness({}, testRouter());
   for (std::string target : {"/health", "/nope", "/path%zz"}) {
