@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   auto redis = wiring::openRedis(*cfg, "aureo-control", log, metrics);
   if (!redis.ok()) return fail(redis.error().message);
-  control::PeerNotifier notifier;
+  control::PeerNotifier notifier(&metrics);
   // Peer changes made here (sessions ended by the loops, node reports) wake
   // this instance's long-polls and, through Redis, every other instance's.
   control::SessionService sessions(**store, clock, log, *policy,

@@ -159,7 +159,7 @@ int main(int argc, char** argv) {
   // instances shares their Redis.
   auto redis = wiring::openRedis(*cfg, "aureo-server", log, metrics);
   if (!redis.ok()) return fail(redis.error().message);
-  control::PeerNotifier notifier;
+  control::PeerNotifier notifier(&metrics);
   control::SessionService sessions(**store, clock, log, *policy,
                                    wiring::peerChangeListener(&notifier, redis->get()));
   auto gateway =
