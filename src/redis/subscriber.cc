@@ -106,9 +106,8 @@ struct Subscriber::Impl {
         logged = false;
       }
       if (!st.ok()) {
-        if (telemetry) telemetry->fellBack(Use::kPubSub, st.error());
         if (!logged) {
-          log.warn("redis subscription down; retrying",
+          log.warn("redis subscription down; long-polls rely on the database version poll",
                    {{"channel", channel}, {"error", st.error().message}});
           logged = true;
         }

@@ -1,7 +1,8 @@
 // What the Redis layer tells the operator: whether each connection is up
-// (aureo_vpn_redis_up{connection}) and how often a caller fell back to its
-// local path (aureo_vpn_redis_fallbacks_total{use}), with one log line when
-// a use starts falling back and one when it is shared again.
+// (aureo_vpn_redis_up{connection}) and how often a call fell back to its
+// local path (aureo_vpn_redis_fallbacks_total{use}: rate-limit decisions,
+// node-list cache calls, peer-change publishes), with one log line when a
+// use starts falling back and one when it is shared again.
 #pragma once
 
 #include <array>

@@ -95,6 +95,20 @@ def metric(port, name, labels=""):
     return None
 
 
+def metric_sum(port, name, *label_parts):
+    """The sum of the series of `name` whose labels contain every part."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    conn.close()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(p in line for p in label_parts):
+            total += float(line.split()[-1])
+    return total
+
+
 def count_lines(path, needle):
     with open(path) as f:
         return sum(needle in line for line in f)
@@ -217,6 +231,48 @@ class SharedRateLimitTest(unittest.TestCase):
                      lambda: count_lines(gw.log_path, "redis is back: shared again") >= 1)
 
 
+class SharedNodeListCacheTest(unittest.TestCase):
+    def setUp(self):
+        prefix = f"test:{uuid.uuid4()}:"
+        # An hour: only a shared cache that an admin change clears can show
+        # a new node to the other gateway within this test.
+        config = LOOSE_LIMITS + '[api]\nnode_list_cache = "1h"\n' + redis_config(
+            ARGS.redis_port, prefix)
+        self.a = start_gateway(config, f"gateway-a-{prefix[5:13]}")
+        self.b = start_gateway(config, f"gateway-b-{prefix[5:13]}")
+        self.admin = self.a.admin_token()
+
+    def tearDown(self):
+        self.a.kill()
+        self.b.kill()
+
+    def nodes(self, gw, city):
+        status, body, _, _ = gw.request("GET", f"/api/v1/nodes?city={city}", token=self.admin)
+        self.assertEqual(status, 200, body)
+        return body["total"]
+
+    def list_queries(self, gw):
+        return metric_sum(gw.port, "aureo_vpn_database_queries_total", 'operation="nodes.list"')
+
+    def test_gateways_share_the_node_list_and_an_admin_change_clears_it_everywhere(self):
+        city = f"Oslo-{uuid.uuid4().hex[:8]}"
+        self.assertEqual(self.nodes(self.b, city), 0)  # b reads the database and fills the cache
+        before = self.list_queries(self.a)
+        self.assertEqual(self.nodes(self.a, city), 0)
+        self.assertEqual(self.list_queries(self.a), before, "a answered from the shared cache")
+
+        status, node = self.a.request("POST", "/api/v1/admin/nodes", {
+            "name": f"edge-{city}", "public_ip": "198.51.100.40", "country": "NO", "city": city},
+            token=self.admin)[:2]
+        self.assertEqual(status, 201, node)
+        # The change went through a; b's next answer already has the node.
+        self.assertEqual(self.nodes(self.b, city), 1)
+        self.assertEqual(self.nodes(self.a, city), 1)
+        for gw in (self.a, self.b):
+            self.assertEqual(metric(gw.port, "aureo_vpn_redis_fallbacks_total",
+                                    'use="node_list_cache"'), 0.0)
+
+
 class ControlPubSubTest(unittest.TestCase):
     def setUp(self):
         self.prefix = f"test:{uuid.uuid4()}:"
@@ -318,7 +374,9 @@ class ControlPubSubTest(unittest.TestCase):
                   f"{fallback_earliest - result['at']:.1f} s", file=sys.stderr)
             self.assertLess(result["at"], fallback_earliest,
                             "woken no earlier than the database poll could have: not by pub/sub")
-            # b never re-subscribed (a re-subscription also polls the database).
+            # b never re-subscribed (a re-subscription also polls the
+            # database). Info lines reach the log file in batches.
+            wait_for("b's log", lambda: count_lines(b.log_path, "redis subscribed") >= 1)
             self.assertEqual(count_lines(b.log_path, "redis subscribed"), 1)
         finally:
             sim.stop_heartbeats()
