@@ -20,7 +20,9 @@ case "$action" in
       --dir "$dir" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
       --daemonize yes
     for _ in $(seq 1 200); do
-      if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+      # Ours answers, not some other server on the port: it wrote its pidfile.
+      if [[ -f "$dir/redis.pid" ]] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null &&
+        redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
         exit 0
       fi
       sleep 0.05

@@ -130,13 +130,23 @@ class RedisServer:
                 stdout=log, stderr=subprocess.STDOUT)
 
         def answers():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"redis-server on {self.port} exited (port taken?)")
             try:
+                # Ours answers, not another server that holds the port.
                 with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    return sock.recv(16).startswith(b"+PONG")
+                    sock.sendall(b"INFO server\r\n")
+                    reply = b""
+                    while b"process_id:" not in reply or not reply.endswith(b"\r\n"):
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            break
+                        reply += chunk
+                    m = re.search(rb"process_id:(\d+)", reply)
+                    if m and int(m.group(1)) != self.proc.pid:
+                        raise AssertionError(f"port {self.port} belongs to another redis-server")
+                    return m is not None
             except OSError:
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"redis-server on {self.port} exited")
                 return False
         wait_for(f"redis-server on {self.port}", answers, timeout=30, interval=0.05)
         return self
