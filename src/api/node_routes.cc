@@ -63,7 +63,7 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
           bool shared = cache && config.shared_node_list != nullptr;
           if (shared) {
             auto hit = config.shared_node_list->get(key);
-            if (hit.ok() && hit->has_value()) co_return Response::json(200, **hit);
+            if (hit.ok() && hit->has_value()) co_return Response::json(200, std::move(**hit));
             shared = hit.ok();
           }
           if (cache && !shared) {
@@ -81,7 +81,7 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
               Json{{"nodes", items}, {"total", items.size()}}.dump(-1, ' ', false,
                                                                    Json::error_handler_t::replace));
           if (shared && config.shared_node_list->put(key, *body, config.node_list_ttl).ok()) {
-            co_return Response::json(200, *body);
+            co_return Response::json(200, std::move(body));
           }
           if (cache) {
             std::lock_guard lock(node_list_cache.mu);
