@@ -207,6 +207,7 @@ class SharedRateLimitTest(unittest.TestCase):
     def test_gateways_share_one_limit_fall_back_to_local_ones_and_share_again(self):
         for gw in self.gateways:
             self.assertEqual(self.redis_up(gw), 1.0)
+        token = self.gateways[0].admin_token()
         # Each phase comes from a fresh client address, so fresh buckets.
         allowed, elapsed = self.burst("127.0.0.2")
         print(f"\n  shared: {allowed}/30 allowed in {elapsed:.2f} s", file=sys.stderr)
@@ -222,6 +223,17 @@ class SharedRateLimitTest(unittest.TestCase):
         for gw in self.gateways:
             self.assertGreaterEqual(self.fallbacks(gw), 15.0)
             self.assertEqual(self.redis_up(gw), 0.0)
+        # The node list falls back to the in-memory cache.
+        for gw in self.gateways:
+            conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30,
+                                              source_address=("127.0.0.5", 0))
+            conn.request("GET", "/api/v1/nodes", headers={"Authorization": "Bearer " + token})
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            self.assertEqual(resp.status, 200)
+            self.assertGreaterEqual(
+                metric(gw.port, "aureo_vpn_redis_fallbacks_total", 'use="node_list_cache"'), 1.0)
         # Logged once per gateway for the whole outage, not per request.
         for gw in self.gateways:
             wait_for("the fallback log line",
