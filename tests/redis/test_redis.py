@@ -164,8 +164,9 @@ class SharedRateLimitTest(unittest.TestCase):
         prefix = f"test:{uuid.uuid4()}:"
         config = RATE_LIMITS + redis_config(ARGS.own_redis_port, prefix)
         self.gateways = []
-        self.gateways.append(start_gateway(config, "gateway-a"))
-        self.gateways.append(start_gateway(config, "gateway-b"))
+        # Names (and so log files) unique to the test: logs are checked.
+        self.gateways.append(start_gateway(config, f"gateway-a-{prefix[5:13]}"))
+        self.gateways.append(start_gateway(config, f"gateway-b-{prefix[5:13]}"))
 
     def tearDown(self):
         for gw in self.gateways:
@@ -251,6 +252,23 @@ class SharedRateLimitTest(unittest.TestCase):
         for gw in self.gateways:
             wait_for("the recovery log line",
                      lambda: count_lines(gw.log_path, "redis is back: shared again") >= 1)
+
+
+    def test_a_hung_redis_costs_each_gateway_one_timeout_not_one_per_request(self):
+        self.redis.proc.send_signal(signal.SIGSTOP)  # accepts connections, answers nothing
+        try:
+            # Every request is answered: the first call on each gateway
+            # waits out redis.timeout_ms, the rest go local at once.
+            allowed, elapsed = self.burst("127.0.0.6")
+            print(f"\n  redis hung: {allowed}/30 allowed in {elapsed:.2f} s", file=sys.stderr)
+            self.assertGreaterEqual(allowed, 2 * IP_BURST)
+            for gw in self.gateways:
+                self.assertGreaterEqual(self.fallbacks(gw), 15.0)
+                self.assertEqual(self.redis_up(gw), 0.0)
+        finally:
+            self.redis.proc.send_signal(signal.SIGCONT)
+        for gw in self.gateways:
+            wait_for(f"{gw.name} reconnected", lambda: self.redis_up(gw) == 1.0, timeout=60)
 
 
 class SharedNodeListCacheTest(unittest.TestCase):
