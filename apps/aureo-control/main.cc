@@ -48,11 +48,15 @@ int main(int argc, char** argv) {
   if (!store.ok()) return fail(store.error().message);
   auto policy = wiring::sessionPolicy(*cfg);
   if (!policy.ok()) return fail(policy.error().message);
-  control::PeerNotifier notifier;
+  auto redis = wiring::openRedis(*cfg, "aureo-control", log, metrics);
+  if (!redis.ok()) return fail(redis.error().message);
+  control::PeerNotifier notifier(&metrics);
+  // Peer changes made here (sessions ended by the loops, node reports) wake
+  // this instance's long-polls and, through Redis, every other instance's.
   control::SessionService sessions(**store, clock, log, *policy,
-                                   [&notifier](const std::string& node) { notifier.notify(node); });
-  auto control =
-      wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics);
+                                   wiring::peerChangeListener(&notifier, redis->get()));
+  auto control = wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics,
+                                             redis->get());
   if (!control.ok()) return fail(control.error().message);
   http::Router router;
   (*control)->addRoutes(router);

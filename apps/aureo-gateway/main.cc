@@ -42,10 +42,15 @@ int main(int argc, char** argv) {
   if (!store.ok()) return fail(store.error().message);
   auto policy = wiring::sessionPolicy(*cfg);
   if (!policy.ok()) return fail(policy.error().message);
-  // The gateway changes peer sets but serves no long-polls: aureo-control
-  // instances notice the new peer_version through their version watcher.
-  control::SessionService sessions(**store, clock, log, *policy);
-  auto gateway = wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics);
+  auto redis = wiring::openRedis(*cfg, "aureo-gateway", log, metrics);
+  if (!redis.ok()) return fail(redis.error().message);
+  // The gateway changes peer sets but serves no long-polls: it publishes
+  // the node through Redis when there is one, and aureo-control instances
+  // also notice the new peer_version through their version watcher.
+  control::SessionService sessions(**store, clock, log, *policy,
+                                   wiring::peerChangeListener(nullptr, redis->get()));
+  auto gateway =
+      wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
   if (!gateway.ok()) return fail(gateway.error().message);
   http::Router router;
   (*gateway)->addRoutes(router);

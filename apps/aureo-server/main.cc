@@ -155,13 +155,18 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   // One SessionService for both sides: a session created through the API
   // wakes the local node's long-poll at once.
-  control::PeerNotifier notifier;
+  // Optional here too: an all-in-one next to split gateways and control
+  // instances shares their Redis.
+  auto redis = wiring::openRedis(*cfg, "aureo-server", log, metrics);
+  if (!redis.ok()) return fail(redis.error().message);
+  control::PeerNotifier notifier(&metrics);
   control::SessionService sessions(**store, clock, log, *policy,
-                                   [&notifier](const std::string& node) { notifier.notify(node); });
-  auto gateway = wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics);
+                                   wiring::peerChangeListener(&notifier, redis->get()));
+  auto gateway =
+      wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
   if (!gateway.ok()) return fail(gateway.error().message);
-  auto control =
-      wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics);
+  auto control = wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics,
+                                             redis->get());
   if (!control.ok()) return fail(control.error().message);
 
   http::Router api_router;

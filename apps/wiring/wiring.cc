@@ -41,14 +41,37 @@ std::optional<std::string> validListen(const std::string& v) {
   return std::nullopt;
 }
 
+std::optional<std::string> validRedis(const std::string& v) {
+  if (v.empty()) return std::nullopt;
+  if (auto e = redis::parseUrl(v); !e.ok()) return e.error().message;
+  return std::nullopt;
+}
+
 std::optional<std::string> validDatabase(const std::string& v) {
   if (v.starts_with("sqlite:") && v.size() > 7) return std::nullopt;
   if (v.starts_with("postgres://") || v.starts_with("postgresql://")) return std::nullopt;
   return "must be sqlite:PATH or postgres://...";
 }
 
+namespace {
+
+// Options every server reads; in the all-in-one binary they appear once.
+void addRedisOptions(core::ConfigSchema& s) {
+  s.push_back({"redis.url", ConfigType::kString, "",
+               "redis://[:password@]host:port/db shared by gateways and control instances "
+               "(rate limits, node-list cache, long-poll wake-ups); empty: no Redis",
+               "--redis", validRedis});
+  s.push_back({"redis.prefix", ConfigType::kString, "aureo:",
+               "Prefix of every Redis key and channel (one per deployment)", "", nullptr});
+  s.push_back({"redis.timeout_ms", ConfigType::kInt, "200",
+               "Redis connect and command timeout; past it a call uses its local fallback", "",
+               nullptr});
+}
+
+}  // namespace
+
 core::ConfigSchema gatewaySchema() {
-  return {
+  core::ConfigSchema s = {
       {"server.listen", ConfigType::kString, "127.0.0.1:8080", "Address the API listens on",
        "--listen", validListen},
       {"server.threads", ConfigType::kInt, "0", "I/O threads (0: one per core)", "", nullptr},
@@ -104,11 +127,14 @@ core::ConfigSchema gatewaySchema() {
       {"nodes.enrollment_ttl", ConfigType::kDuration, "24h",
        "How long a node enrollment token stays valid", "", nullptr},
       {"api.node_list_cache", ConfigType::kDuration, "1s",
-       "How long a node list answer is reused (0: never)", "", nullptr},
+       "How long a node list answer is reused (0: never); shared through Redis if set", "",
+       nullptr},
       {"sessions.peer_ready_timeout", ConfigType::kDuration, "3s",
        "How long POST /api/v1/sessions waits for the node to add the peer (0: no wait)", "",
        nullptr},
   };
+  addRedisOptions(s);
+  return s;
 }
 
 core::ConfigSchema controlSchema(const std::string& p, const std::string& listen_flag,
@@ -148,8 +174,9 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
       {"nodes.long_poll_timeout", ConfigType::kDuration, "30s",
        "Desired-state wait nodes are told to ask for (at most 60s is honoured)", "", positive},
       {"nodes.version_poll_ms", ConfigType::kInt, "300",
-       "How often peer versions changed by other processes are re-read while nodes wait", "",
-       nullptr},
+       "How often peer versions changed by other processes are re-read while nodes wait "
+       "(50..60000; with Redis only the fallback for missed wake-ups)",
+       "", nullptr},
       {"sessions.pending_timeout", ConfigType::kDuration, "5m",
        "A session without a handshake this long after creation ends", "", positive},
       {"sessions.handshake_timeout", ConfigType::kDuration, "10m",
@@ -161,6 +188,7 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
     s.push_back({"database.pool_size", ConfigType::kInt, "8", "Database connections", "", nullptr});
     s.push_back({"log.level", ConfigType::kString, "info", "debug, info, warn or error",
                  "--log-level", nullptr});
+    addRedisOptions(s);
   }
   return s;
 }
@@ -218,13 +246,41 @@ core::Result<std::unique_ptr<store::Store>> openStore(const core::Config& cfg,
   return std::move(*store);
 }
 
+core::Result<std::unique_ptr<redis::Layer>> openRedis(const core::Config& cfg,
+                                                      const std::string& client_name,
+                                                      const core::Logger& log,
+                                                      http::Metrics& metrics) {
+  redis::LayerOptions options;
+  options.url = cfg.getString("redis.url");
+  if (options.url.empty()) return std::unique_ptr<redis::Layer>();
+  options.prefix = cfg.getString("redis.prefix");
+  const int64_t timeout = cfg.getInt("redis.timeout_ms");
+  if (timeout < 1 || timeout > 10'000) {
+    return core::invalidArgument("redis.timeout_ms must be 1..10000");
+  }
+  options.timeout = std::chrono::milliseconds(timeout);
+  options.client_name = client_name;
+  auto layer = redis::Layer::create(options, log, &metrics.registry());
+  if (!layer.ok()) return core::invalidArgument("redis.url: " + layer.error().message);
+  return std::move(*layer);
+}
+
+control::SessionService::PeerChangeListener peerChangeListener(control::PeerNotifier* notifier,
+                                                               redis::Layer* redis) {
+  return [notifier, redis](const std::string& node_id) {
+    if (notifier != nullptr) notifier->notify(node_id);
+    if (redis != nullptr) redis->publishPeerChange(node_id);
+  };
+}
+
 // ---- GatewayStack -------------------------------------------------------------
 
 GatewayStack::~GatewayStack() = default;
 
 core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
     const core::Config& cfg, store::Store& store, control::SessionService& sessions,
-    const core::Clock& clock, const core::Logger& log, http::Metrics& metrics) {
+    const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
+    redis::Layer* redis) {
   std::unique_ptr<GatewayStack> g(new GatewayStack());
   const std::string data_dir = cfg.getString("data_dir");
   crypto::Argon2Params argon2;
@@ -254,14 +310,22 @@ core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
   g->hash_pool_ = std::make_unique<core::WorkerPool>(
       hash_workers, static_cast<size_t>(cfg.getInt("auth.hash_queue")));
 
-  auto limiter = [&](const char* rate, const char* burst, double per) {
-    return std::make_unique<http::LocalRateLimiter>(static_cast<double>(cfg.getInt(rate)) / per,
-                                                    static_cast<double>(cfg.getInt(burst)), clock);
+  // With Redis each limiter shares its buckets with the other gateways and
+  // keeps a local one of the same shape for when Redis is unavailable.
+  auto limiter = [&](const char* name, const char* rate, const char* burst,
+                     double per) -> std::unique_ptr<http::RateLimiter> {
+    const double r = static_cast<double>(cfg.getInt(rate)) / per;
+    const double b = static_cast<double>(cfg.getInt(burst));
+    auto local = std::make_unique<http::LocalRateLimiter>(r, b, clock);
+    if (redis == nullptr) return local;
+    return redis->rateLimiter(name, r, b, std::move(local));
   };
-  g->ip_limiter_ = limiter("ratelimit.ip_rate", "ratelimit.ip_burst", 1.0);
-  g->account_limiter_ = limiter("ratelimit.account_rate", "ratelimit.account_burst", 1.0);
-  g->auth_limiter_ = limiter("ratelimit.auth_per_minute", "ratelimit.auth_burst", 60.0);
-  g->login_limiter_ = limiter("ratelimit.login_per_minute", "ratelimit.login_per_minute", 60.0);
+  g->ip_limiter_ = limiter("ip", "ratelimit.ip_rate", "ratelimit.ip_burst", 1.0);
+  g->account_limiter_ =
+      limiter("account", "ratelimit.account_rate", "ratelimit.account_burst", 1.0);
+  g->auth_limiter_ = limiter("auth", "ratelimit.auth_per_minute", "ratelimit.auth_burst", 60.0);
+  g->login_limiter_ =
+      limiter("login", "ratelimit.login_per_minute", "ratelimit.login_per_minute", 60.0);
 
   api::GatewayConfig gw;
   gw.jwt_secret = jwt_secret;
@@ -274,6 +338,7 @@ core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.getDuration("api.node_list_cache"));
   gw.peer_ready_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
       cfg.getDuration("sessions.peer_ready_timeout"));
+  if (redis != nullptr) gw.shared_node_list = &redis->nodeListCache();
   g->gateway_ = std::make_unique<api::Gateway>(
       gw, store, sessions, clock, log, metrics, *g->hash_pool_,
       api::RateLimiters{g->ip_limiter_.get(), g->account_limiter_.get(), g->auth_limiter_.get(),
@@ -294,16 +359,17 @@ ControlStack::~ControlStack() {
 core::Result<std::unique_ptr<ControlStack>> ControlStack::build(
     const core::Config& cfg, store::Store& store, control::SessionService& sessions,
     control::PeerNotifier& notifier, const core::Clock& clock, const core::Logger& log,
-    http::Metrics& metrics) {
+    http::Metrics& metrics, redis::Layer* redis) {
   if (cfg.getInt("loops.missed_heartbeats") < 1) {
     return core::invalidArgument("loops.missed_heartbeats must be at least 1");
   }
   std::unique_ptr<ControlStack> c(new ControlStack());
   c->poll_ms_ = cfg.getInt("nodes.version_poll_ms");
-  if (c->poll_ms_ < 50 || c->poll_ms_ > 5000) {
-    return core::invalidArgument("nodes.version_poll_ms must be 50..5000");
+  if (c->poll_ms_ < 50 || c->poll_ms_ > 60000) {
+    return core::invalidArgument("nodes.version_poll_ms must be 50..60000");
   }
   c->store_ = &store;
+  c->redis_ = redis;
   c->notifier_ = &notifier;
   c->log_ = &log;
   c->metrics_ = &metrics;
@@ -360,11 +426,21 @@ void ControlStack::start() {
   watcher_ = std::make_unique<control::VersionWatcher>(store_->nodes(), *notifier_, sleeper_, *log_,
                                                        std::chrono::milliseconds(poll_ms_));
   watcher_->start();
+  if (redis_ != nullptr) {
+    auto* notifier = notifier_;
+    auto* watcher = watcher_.get();
+    subscriber_ = redis_->subscribePeerChanges(
+        [notifier](const std::string& node_id) { notifier->notify(node_id); },
+        // Changes published while the subscription was down were lost:
+        // catch up from the database once it is back.
+        [watcher] { (void)watcher->pollOnce(); });
+  }
 }
 
 void ControlStack::stop() {
   if (!started_) return;
   started_ = false;
+  subscriber_.reset();
   watcher_->stop();
   loops_->stop();
   leader_task_->stop();

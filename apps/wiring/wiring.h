@@ -22,6 +22,7 @@
 #include "http/metrics.h"
 #include "http/rate_limit.h"
 #include "http/server.h"
+#include "redis/layer.h"
 #include "store/store.h"
 
 namespace aureo::api {
@@ -33,6 +34,8 @@ namespace aureo::wiring {
 // "host:port" check for schema validators.
 std::optional<std::string> validListen(const std::string& v);
 std::optional<std::string> validDatabase(const std::string& v);
+// Empty or a redis:// URL.
+std::optional<std::string> validRedis(const std::string& v);
 
 // Options the gateway reads (server.*, database.*, auth.*, ratelimit.*,
 // sessions.limit_*, ...).
@@ -57,13 +60,29 @@ core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg);
 core::Result<std::unique_ptr<store::Store>> openStore(const core::Config& cfg,
                                                       http::Metrics& metrics);
 
+// The Redis layer from redis.*, or null when redis.url is empty. A Redis
+// that is down is no error: the process starts and uses it once it answers.
+// `client_name` shows in CLIENT LIST. `log` and `metrics` must outlive it.
+core::Result<std::unique_ptr<redis::Layer>> openRedis(const core::Config& cfg,
+                                                      const std::string& client_name,
+                                                      const core::Logger& log,
+                                                      http::Metrics& metrics);
+// The SessionService listener of a process: wakes the long-polls it holds
+// (notifier may be null: a gateway holds none) and tells every other
+// process through Redis (redis may be null).
+control::SessionService::PeerChangeListener peerChangeListener(control::PeerNotifier* notifier,
+                                                               redis::Layer* redis);
+
 // The gateway's routes and what they need: JWT secret, Argon2id pool, rate
-// limiters. The admin account is created on first start.
+// limiters. The admin account is created on first start. With `redis` (may
+// be null; must outlive the stack) rate limits and the node-list cache are
+// shared with the other gateways.
 class GatewayStack {
  public:
   static core::Result<std::unique_ptr<GatewayStack>> build(
       const core::Config& cfg, store::Store& store, control::SessionService& sessions,
-      const core::Clock& clock, const core::Logger& log, http::Metrics& metrics);
+      const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
+      redis::Layer* redis = nullptr);
   ~GatewayStack();
   void addRoutes(http::Router& router);
   // The password of the admin created on this start, to show once.
@@ -82,13 +101,16 @@ class GatewayStack {
   std::unique_ptr<api::Gateway> gateway_;
 };
 
-// Leader election, the loops, the version watcher and the node API.
+// Leader election, the loops, the version watcher and the node API. With
+// `redis` (may be null; must outlive the stack) peer changes published by
+// any process wake this instance's long-polls at once; the version watcher
+// stays as the fallback.
 class ControlStack {
  public:
   static core::Result<std::unique_ptr<ControlStack>> build(
       const core::Config& cfg, store::Store& store, control::SessionService& sessions,
       control::PeerNotifier& notifier, const core::Clock& clock, const core::Logger& log,
-      http::Metrics& metrics);
+      http::Metrics& metrics, redis::Layer* redis = nullptr);
   ~ControlStack();
   void addRoutes(http::Router& router);
   // How long a handler may run: long-polls wait up to the API's max wait.
@@ -115,6 +137,8 @@ class ControlStack {
   control::RealSleeper sleeper_;
   std::unique_ptr<control::PeriodicTask> leader_task_;
   std::unique_ptr<control::VersionWatcher> watcher_;
+  redis::Layer* redis_ = nullptr;
+  std::unique_ptr<redis::Subscriber> subscriber_;
   bool started_ = false;
 };
 

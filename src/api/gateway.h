@@ -24,6 +24,7 @@ namespace aureo::http {
 class Router;
 class Metrics;
 class RateLimiter;
+class SharedCache;
 }  // namespace aureo::http
 
 namespace aureo::control {
@@ -42,6 +43,11 @@ struct GatewayConfig {
   bool allow_registration = true;
   // How long a node list answer may be served from memory; 0 disables.
   std::chrono::milliseconds node_list_ttl{1000};
+  // When set (Redis), node list answers are cached there instead, shared by
+  // every gateway, and an admin node change clears them everywhere; the
+  // in-memory cache takes over while it is unavailable. Must outlive the
+  // gateway.
+  http::SharedCache* shared_node_list = nullptr;
   // Lifetime of the one-time node enrollment tokens the admin API issues.
   std::chrono::seconds enrollment_ttl{24 * 3600};
   // How long POST /api/v1/sessions waits for the node to report the new peer

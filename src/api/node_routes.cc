@@ -3,6 +3,7 @@
 
 #include "api/internal/context.h"
 #include "core/ids.h"
+#include "http/shared_cache.h"
 
 namespace aureo::api {
 namespace {
@@ -34,8 +35,12 @@ core::Result<store::NodeFilter> nodeFilterFrom(const Request& req) {
 }  // namespace
 
 void Gateway::Impl::invalidateNodeList() {
-  std::lock_guard lock(node_list_cache.mu);
-  node_list_cache.entries.clear();
+  {
+    std::lock_guard lock(node_list_cache.mu);
+    node_list_cache.entries.clear();
+  }
+  // Best effort: if Redis is unavailable now its entries expire within the TTL.
+  if (config.shared_node_list != nullptr) (void)config.shared_node_list->clear();
 }
 
 void Gateway::Impl::addNodeRoutes(http::Router& r) {
@@ -54,7 +59,14 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
           key += admin ? "A" : "U";
           const auto now = clock.steadyNow();
           const bool cache = config.node_list_ttl.count() > 0;
-          if (cache) {
+          // The shared cache when there is one and it answers; else memory.
+          bool shared = cache && config.shared_node_list != nullptr;
+          if (shared) {
+            auto hit = config.shared_node_list->get(key);
+            if (hit.ok() && hit->has_value()) co_return Response::json(200, std::move(**hit));
+            shared = hit.ok();
+          }
+          if (cache && !shared) {
             std::lock_guard lock(node_list_cache.mu);
             auto it = node_list_cache.entries.find(key);
             if (it != node_list_cache.entries.end() && it->second.first > now) {
@@ -68,6 +80,9 @@ void Gateway::Impl::addNodeRoutes(http::Router& r) {
           auto body = std::make_shared<const std::string>(
               Json{{"nodes", items}, {"total", items.size()}}.dump(-1, ' ', false,
                                                                    Json::error_handler_t::replace));
+          if (shared && config.shared_node_list->put(key, *body, config.node_list_ttl).ok()) {
+            co_return Response::json(200, std::move(body));
+          }
           if (cache) {
             std::lock_guard lock(node_list_cache.mu);
             // Bounded: distinct filters are few in practice; a flood of odd ones

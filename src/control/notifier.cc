@@ -6,6 +6,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "http/metrics.h"
+
 namespace aureo::control {
 
 namespace asio = boost::asio;
@@ -17,7 +22,15 @@ struct PeerNotifier::Waiter {
   const int64_t seen_version;
 };
 
-PeerNotifier::PeerNotifier() = default;
+PeerNotifier::PeerNotifier(http::Metrics* metrics) {
+  if (metrics == nullptr) return;
+  waiting_ = &prometheus::BuildGauge()
+                  .Name("aureo_vpn_node_long_polls_waiting")
+                  .Help("Node desired-state long-polls parked on this instance")
+                  .Register(metrics->registry())
+                  .Add({});
+}
+
 PeerNotifier::~PeerNotifier() = default;
 
 void PeerNotifier::wake(const std::shared_ptr<Waiter>& waiter) {
@@ -79,6 +92,7 @@ asio::awaitable<void> PeerNotifier::wait(const std::string& node_id, int64_t see
     std::lock_guard lock(mu_);
     if (shut_down_) co_return;
     entry = waiters_.emplace(node_id, waiter);
+    if (waiting_) waiting_->Increment();
   }
   // Cancelled by wake(), expired at the deadline, or aborted when the
   // server cancels the handler: each ends the wait the same way.
@@ -86,6 +100,7 @@ asio::awaitable<void> PeerNotifier::wait(const std::string& node_id, int64_t see
   co_await waiter->timer.async_wait(token);
   std::lock_guard lock(mu_);
   waiters_.erase(entry);
+  if (waiting_) waiting_->Decrement();
 }
 
 VersionWatcher::VersionWatcher(store::NodeRepository& nodes, PeerNotifier& notifier,

@@ -23,11 +23,20 @@
 #include "core/log.h"
 #include "store/store.h"
 
+namespace prometheus {
+class Gauge;
+}
+namespace aureo::http {
+class Metrics;
+}
+
 namespace aureo::control {
 
 class PeerNotifier {
  public:
-  PeerNotifier();
+  // With metrics, exports aureo_vpn_node_long_polls_waiting (the long-polls
+  // parked here). metrics must outlive the notifier.
+  explicit PeerNotifier(http::Metrics* metrics = nullptr);
   ~PeerNotifier();
   PeerNotifier(const PeerNotifier&) = delete;
   PeerNotifier& operator=(const PeerNotifier&) = delete;
@@ -57,6 +66,7 @@ class PeerNotifier {
   mutable std::mutex mu_;
   std::multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // guarded by mu_
   bool shut_down_ = false;                                       // guarded by mu_
+  prometheus::Gauge* waiting_ = nullptr;
 };
 
 // The shared poller: while the notifier has waiters, reads every node's

@@ -20,8 +20,17 @@ FAST = {
 }
 
 
+def database_url(path_or_url):
+    if path_or_url.startswith("sqlite:") or "://" in path_or_url:
+        return path_or_url
+    return f"sqlite:{path_or_url}"
+
+
 class Control:
     def __init__(self, binary, db_path, work_dir, name="control", extra_config=""):
+        """db_path: a SQLite file, or any database.url (sqlite:..., postgres://...).
+        extra_config is appended inside the [nodes] table; start it with a
+        table header to set other options."""
         self.binary = binary
         self.dir = work_dir
         self.name = name
@@ -29,7 +38,7 @@ class Control:
         self.log_path = os.path.join(work_dir, f"{name}.log")
         with open(self.config_path, "w") as f:
             f.write(
-                f'[database]\nurl = "sqlite:{db_path}"\n'
+                f'[database]\nurl = "{database_url(db_path)}"\n'
                 f'[control]\ninstance_id = "{name}"\n'
                 f'[leader]\nlease_period = "{FAST["lease"]}s"\n'
                 f'[loops]\nhealth_interval = "{FAST["health"]}s"\n'

@@ -16,19 +16,26 @@ JWT_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class Gateway:
-    def __init__(self, binary, extra_config="", data_dir=None, env=None, peer_ready_timeout="0s"):
+    def __init__(self, binary, extra_config="", data_dir=None, env=None, peer_ready_timeout="0s",
+                 database_url=None, name="gateway"):
         """peer_ready_timeout: how long POST /api/v1/sessions waits for the node
         to apply the new peer. Simulated nodes never apply peers, so tests
-        default to not waiting; tests with a real node pass a real timeout."""
+        default to not waiting; tests with a real node pass a real timeout.
+        database_url: any database.url (e.g. postgres://...); default a
+        SQLite file in the data folder. name: of its config and log files,
+        so several gateways can share one folder."""
         self.binary = binary
+        self.name = name
         self.owns_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="aureo-api-test-")
         self.db_path = os.path.join(self.dir, "aureo.db")
-        self.config_path = os.path.join(self.dir, "gateway.toml")
+        self.database_url = database_url or f"sqlite:{self.db_path}"
+        self.config_path = os.path.join(self.dir, f"{name}.toml")
+        self.log_path = os.path.join(self.dir, f"{name}.log")
         with open(self.config_path, "w") as f:
             f.write(
                 f'data_dir = "{self.dir}"\n'
-                f'[database]\nurl = "sqlite:{self.db_path}"\n'
+                f'[database]\nurl = "{self.database_url}"\n'
                 f'[auth]\njwt_secret = "{JWT_SECRET}"\n'
                 f'[admin]\nemail = "admin@example.test"\n'
                 + extra_config
@@ -42,7 +49,7 @@ class Gateway:
     def start(self):
         self.proc = subprocess.Popen(
             [self.binary, "--config", self.config_path, "--listen", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=open(os.path.join(self.dir, "gateway.log"), "ab"),
+            stdout=subprocess.PIPE, stderr=open(self.log_path, "ab"),
             text=True, env=self.env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -60,7 +67,7 @@ class Gateway:
 
     def log_tail(self):
         try:
-            with open(os.path.join(self.dir, "gateway.log")) as f:
+            with open(self.log_path) as f:
                 return f.read()[-4000:]
         except OSError:
             return ""
