@@ -62,7 +62,9 @@ void addAdminCommands(CLI::App& app, Context& ctx, Action& action) {
 
   {
     auto o = std::make_shared<BackupOptions>();
-    auto* cmd = backup->add_subcommand("create", "Write a backup of the database to a file");
+    auto* cmd = backup->add_subcommand(
+        "create",
+        "Write a backup of the database to a file (opens the database directly, not via the API)");
     cmd->add_option("--database", o->database,
                     "Database URL: sqlite:/var/lib/aureo/aureo.db or postgres://user:pw@host/db")
         ->required();
@@ -71,8 +73,10 @@ void addAdminCommands(CLI::App& app, Context& ctx, Action& action) {
   }
   {
     auto o = std::make_shared<BackupOptions>();
-    auto* cmd = backup->add_subcommand(
-        "restore", "Replace the database's contents with a backup (checked first)");
+    auto* cmd = backup->add_subcommand("restore",
+                                       "Replace the database's contents with a checked backup "
+                                       "(opens the database directly, not via "
+                                       "the API)");
     cmd->add_option("--database", o->database,
                     "Database URL: sqlite:/var/lib/aureo/aureo.db or postgres://user:pw@host/db")
         ->required();
