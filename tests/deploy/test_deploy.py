@@ -19,7 +19,9 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -166,11 +168,22 @@ def self_signed(directory):
 
 
 class SystemdUnitsTest(unittest.TestCase):
-    def units(self):
+    def units(self, with_backup=False):
         paths = sorted(glob.glob(os.path.join(SOURCE_DIR, "deploy", "systemd", "*.service")))
         self.assertEqual([os.path.basename(p) for p in paths],
-                         [b + ".service" for b in sorted(BINARIES)])
-        return {os.path.basename(p)[: -len(".service")]: parse_unit(p) for p in paths}
+                         sorted([b + ".service" for b in BINARIES] + ["aureo-backup.service"]))
+        units = {os.path.basename(p)[: -len(".service")]: parse_unit(p) for p in paths}
+        if not with_backup:
+            del units["aureo-backup"]
+        return units
+
+    def backup_command(self):
+        """The aureo-vpn command line inside aureo-backup.service's sh -c."""
+        unit = self.units(with_backup=True)["aureo-backup"]
+        (exec_start,) = values(unit, "Service", "ExecStart")
+        argv = shlex.split(exec_start)
+        self.assertEqual(argv[:2], ["/bin/sh", "-c"])
+        return unit, argv[2]
 
     def test_exec_start_runs_our_binary_with_flags_it_has(self):
         for name, unit in self.units().items():
@@ -193,12 +206,57 @@ class SystemdUnitsTest(unittest.TestCase):
                 self.assertTrue(keys)
                 self.assertLessEqual(keys, help_of(name).keys)
 
+    def test_backup_unit_runs_admin_backup_create_with_real_flags(self):
+        unit, script = self.backup_command()
+        inner = shlex.split(script)
+        self.assertEqual(inner[:5], ["exec", "/usr/local/bin/aureo-vpn", "admin", "backup", "create"])
+        out = subprocess.run([os.path.join(BIN_DIR, "aureo-vpn"), "admin", "backup", "create",
+                              "--help"], capture_output=True, text=True, timeout=30, check=True).stdout
+        for flag in flags_in(inner[5:]):
+            self.assertIn(flag, out)
+        timer = parse_unit(os.path.join(SOURCE_DIR, "deploy", "systemd", "aureo-backup.timer"))
+        self.assertEqual(values(timer, "Timer", "OnCalendar"), ["hourly"])
+        self.assertEqual(values(unit, "Service", "User"), ["aureo"])
+
+    def test_backup_unit_command_writes_a_sound_backup_of_a_running_gateway(self):
+        unit, script = self.backup_command()
+        d = tempfile.mkdtemp(prefix="aureo-deploy-backup-")
+        self.addCleanup(shutil.rmtree, d, True)
+        backups = os.path.join(d, "backups")
+        os.mkdir(backups)
+        db = os.path.join(d, "aureo.db")
+        gw = Server("aureo-gateway", ["--data-dir", d, "--listen", "127.0.0.1:0"],
+                    {"AUREO_DATABASE_URL": "sqlite:" + db}, "Aureo VPN API:")
+        self.addCleanup(gw.close)
+        # What systemd runs: %% unescaped, our paths in place of the installed ones.
+        def local(text):
+            return (text.replace("%%", "%").replace("/usr/local/bin/", BIN_DIR + "/")
+                    .replace("/var/lib/aureo-backups", backups))
+        env = dict(os.environ, AUREO_DATABASE_URL="sqlite:" + db)
+        r = subprocess.run(["/bin/sh", "-c", local(script)], capture_output=True, text=True,
+                           env=env, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # An old backup for the clean-up to remove; the new one stays.
+        old = os.path.join(backups, "aureo-20000101T000000Z.backup")
+        open(old, "w").close()
+        os.utime(old, (946684800, 946684800))
+        (post,) = values(unit, "Service", "ExecStartPost")
+        subprocess.run(shlex.split(local(post)), check=True, timeout=60)
+        files = os.listdir(backups)
+        self.assertEqual(len(files), 1, files)
+        self.assertRegex(files[0], r"^aureo-\d{8}T\d{6}Z\.backup$")
+        conn = sqlite3.connect(os.path.join(backups, files[0]))
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        self.assertEqual(conn.execute("SELECT email FROM users").fetchall(),
+                         [("admin@aureo.local",)])
+
     def test_every_unit_is_hardened(self):
         required = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
                     "PrivateTmp": "yes", "RestrictNamespaces": "yes",
                     "SystemCallArchitectures": "native", "MemoryDenyWriteExecute": "yes",
                     "LockPersonality": "yes", "ProtectKernelModules": "yes"}
-        for name, unit in self.units().items():
+        for name, unit in self.units(with_backup=True).items():
             with self.subTest(unit=name):
                 for key, value in required.items():
                     self.assertEqual(values(unit, "Service", key), [value], key)

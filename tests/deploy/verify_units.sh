@@ -8,10 +8,10 @@ source_dir=$1
 bin_dir=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$source_dir"/deploy/systemd/*.service "$work"/
+cp "$source_dir"/deploy/systemd/*.service "$source_dir"/deploy/systemd/*.timer "$work"/
 sed -i "s#/usr/local/bin/#$bin_dir/#g" "$work"/*.service
 status=0
-for unit in "$work"/*.service; do
+for unit in "$work"/*.service "$work"/*.timer; do
   if ! out=$(cd "$work" && systemd-analyze verify "./$(basename "$unit")" 2>&1) || [[ -n $out ]]; then
     echo "FAIL $(basename "$unit"):"
     echo "$out"
