@@ -220,6 +220,28 @@ core::Result<BackupSummary> restorePostgres(const std::string& url, const std::s
                                       "; stop the servers using it first, or pass --force");
     }
   }
+  // pg_restore --clean drops only what the archive holds: tables a newer
+  // migration added would survive next to an older schema_migrations, and
+  // the servers would then fail re-applying that migration.
+  AUREO_ASSIGN_OR_RETURN(
+      CommandOutput has_table,
+      runCommand(psqlCommand(pg, "SELECT to_regclass('schema_migrations') IS NOT NULL")));
+  if (has_table.exit_code != 0) return toolFailed("psql", has_table);
+  if (firstLine(has_table.out) == "t") {
+    AUREO_ASSIGN_OR_RETURN(
+        CommandOutput current,
+        runCommand(psqlCommand(pg, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")));
+    if (current.exit_code != 0) return toolFailed("psql", current);
+    const std::string now = firstLine(current.out);
+    int64_t now_version = 0;
+    std::from_chars(now.data(), now.data() + now.size(), now_version);
+    if (now_version > summary.schema_version) {
+      return core::failedPrecondition(
+          "database " + pg.dbname + " has schema version " + now + ", newer than the backup's " +
+          std::to_string(summary.schema_version) +
+          "; restore into an empty database (drop and create it) instead");
+    }
+  }
   Command restore = pgRestoreCommand(pg, input);
   AUREO_ASSIGN_OR_RETURN(CommandOutput out, runCommand(restore));
   if (out.exit_code != 0) return toolFailed("pg_restore", out);
