@@ -12,9 +12,9 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <filesystem>
 #include <map>
+#include <system_error>
 
 #include "store/backup.h"
 
@@ -24,6 +24,10 @@ namespace aureo::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string errnoText(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 constexpr auto kBusyTimeout = std::chrono::seconds(30);
 
@@ -133,11 +137,11 @@ core::Result<int64_t> archiveSchemaVersion(const std::string& archive) {
 
 core::Status syncPath(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return core::unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return core::unavailable("cannot open " + path + ": " + errnoText(errno));
   const int rc = ::fsync(fd);
   const int saved = errno;
   ::close(fd);
-  if (rc != 0) return core::unavailable("cannot sync " + path + ": " + std::strerror(saved));
+  if (rc != 0) return core::unavailable("cannot sync " + path + ": " + errnoText(saved));
   return core::okStatus();
 }
 
@@ -161,8 +165,7 @@ core::Result<BackupSummary> createPostgres(const std::string& url, const std::st
   std::string temp = (dir / ("." + fs::path(output).filename().string() + ".tmp-XXXXXX")).string();
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) {
-    return core::unavailable("cannot create a file in " + dir.string() + ": " +
-                             std::strerror(errno));
+    return core::unavailable("cannot create a file in " + dir.string() + ": " + errnoText(errno));
   }
   ::close(fd);
   struct Remove {
@@ -182,8 +185,7 @@ core::Result<BackupSummary> createPostgres(const std::string& url, const std::st
   summary.bytes = static_cast<int64_t>(fs::file_size(temp, ec));
   AUREO_RETURN_IF_ERROR(syncPath(temp, O_RDONLY));
   if (::rename(temp.c_str(), output.c_str()) != 0) {
-    return core::unavailable("cannot rename " + temp + " to " + output + ": " +
-                             std::strerror(errno));
+    return core::unavailable("cannot rename " + temp + " to " + output + ": " + errnoText(errno));
   }
   remove.keep = true;
   AUREO_RETURN_IF_ERROR(syncPath(dir.string(), O_RDONLY | O_DIRECTORY));
@@ -347,10 +349,12 @@ core::Result<CommandOutput> runCommand(const Command& command) {
   }
   for (const auto& [key, value] : command.env) env_strings.push_back(key + "=" + value);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_strings = command.argv;
   std::vector<char*> argv;
+  argv.reserve(argv_strings.size() + 1);
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
 
@@ -360,7 +364,7 @@ core::Result<CommandOutput> runCommand(const Command& command) {
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
       if (fd >= 0) ::close(fd);
     }
-    return core::unavailable(std::string("cannot create a pipe: ") + std::strerror(errno));
+    return core::unavailable(std::string("cannot create a pipe: ") + errnoText(errno));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -379,7 +383,7 @@ core::Result<CommandOutput> runCommand(const Command& command) {
       return core::notFound(command.argv[0] +
                             " is not installed (the PostgreSQL client tools are needed)");
     }
-    return core::unavailable("cannot start " + command.argv[0] + ": " + std::strerror(rc));
+    return core::unavailable("cannot start " + command.argv[0] + ": " + errnoText(rc));
   }
 
   CommandOutput result;

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -18,6 +17,10 @@ namespace aureo::store {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string errnoText(int error) {
+  return std::error_code(error, std::generic_category()).message();
+}
 
 // os_unix.c: the -shm lock bytes start at (22 + SQLITE_SHM_NLOCK) * 4 = 120;
 // the dead man switch follows the eight WAL locks. Part of SQLite's file
@@ -180,11 +183,11 @@ core::Status copy(sqlite3* dest, sqlite3* src, const std::string& what,
 
 core::Status syncPath(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return core::unavailable("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return core::unavailable("cannot open " + path + ": " + errnoText(errno));
   const int rc = ::fsync(fd);
   const int saved = errno;
   ::close(fd);
-  if (rc != 0) return core::unavailable("cannot sync " + path + ": " + std::strerror(saved));
+  if (rc != 0) return core::unavailable("cannot sync " + path + ": " + errnoText(saved));
   return core::okStatus();
 }
 
@@ -207,7 +210,7 @@ core::Result<std::optional<pid_t>> sqliteHolder(const std::string& path) {
   const int fd = ::open(shm.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<pid_t>();  // nobody has it open in WAL mode
-    return core::unavailable("cannot open " + shm + ": " + std::strerror(errno));
+    return core::unavailable("cannot open " + shm + ": " + errnoText(errno));
   }
   struct flock probe {};
   probe.l_type = F_WRLCK;
@@ -218,7 +221,7 @@ core::Result<std::optional<pid_t>> sqliteHolder(const std::string& path) {
   const int saved = errno;
   ::close(fd);
   if (rc != 0)
-    return core::unavailable("cannot probe the locks of " + shm + ": " + std::strerror(saved));
+    return core::unavailable("cannot probe the locks of " + shm + ": " + errnoText(saved));
   if (probe.l_type == F_UNLCK) return std::optional<pid_t>();
   return std::optional<pid_t>(probe.l_pid);
 }
@@ -244,8 +247,7 @@ core::Result<SqliteFileInfo> backupSqliteFile(const std::string& path, const std
   std::string pattern = (dir / ("." + out_path.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0) {
-    return core::unavailable("cannot create a file in " + dir.string() + ": " +
-                             std::strerror(errno));
+    return core::unavailable("cannot create a file in " + dir.string() + ": " + errnoText(errno));
   }
   ::close(fd);
   TempFile temp(pattern);
@@ -268,7 +270,7 @@ core::Result<SqliteFileInfo> backupSqliteFile(const std::string& path, const std
   AUREO_RETURN_IF_ERROR(syncPath(temp.path(), O_RDONLY));
   if (::rename(temp.path().c_str(), output.c_str()) != 0) {
     return core::unavailable("cannot rename " + temp.path() + " to " + output + ": " +
-                             std::strerror(errno));
+                             errnoText(errno));
   }
   temp.keep();
   // The rename is durable only once the folder is synced.
