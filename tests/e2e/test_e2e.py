@@ -110,6 +110,7 @@ class Lab:
     """Three namespaces, the servers and the processes of one test."""
 
     counter = 0
+    prefix = "ae"  # of namespace and interface names; other suites set their own
 
     def __init__(self, test, services=True):
         Lab.counter += 1
@@ -122,8 +123,9 @@ class Lab:
         self.tmp_dir = tempfile.TemporaryDirectory(prefix="aureo_e2e_")
         self.tmp = self.tmp_dir.name
         test.addCleanup(self.close)
-        self.ns_inet, self.ns_node, self.ns_client = f"ae{tag}i", f"ae{tag}n", f"ae{tag}c"
-        self.node_if, self.client_if = f"aen{tag}", f"aec{tag}"
+        p = self.prefix
+        self.ns_inet, self.ns_node, self.ns_client = f"{p}{tag}i", f"{p}{tag}n", f"{p}{tag}c"
+        self.node_if, self.client_if = f"{p}n{tag}", f"{p}c{tag}"
         for ns in (self.ns_inet, self.ns_node, self.ns_client):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
