@@ -170,10 +170,10 @@ int run(int argc, const char* const* argv, const Environment& env, std::ostream&
 
   addAccountCommands(app, ctx, action);
   addNodeCommands(app, ctx, action);
+  addAdminCommands(app, ctx, action);
   addUserCommands(app, ctx, action);
   addSessionCommands(app, ctx, action);
   addConfigCommands(app, ctx, action);
-  addAdminCommands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -28,10 +28,6 @@ from test_e2e import Lab, sh, wait_for  # noqa: E402
 CAP_NET_ADMIN = 12
 
 
-class UnitLab(Lab):
-    prefix = "op"
-
-
 def capability_sets(pid):
     """CapEff, CapPrm, CapBnd and CapInh of a process, as integers."""
     caps = {}
@@ -57,7 +53,7 @@ class NodeCapabilitiesTest(unittest.TestCase):
         self.addCleanup(setattr, test_e2e, "NODE", real_node)
         self.addCleanup(lambda: (os.unlink(wrapper), os.rmdir(wrapper_dir)))
 
-        lab = UnitLab(self)
+        lab = Lab(self, prefix="op")
         forward_before = sh("cat", "/proc/sys/net/ipv4/ip_forward", ns=lab.ns_node).stdout.strip()
         self.assertEqual(forward_before, "0")
         lab.start_control()

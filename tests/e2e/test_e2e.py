@@ -110,9 +110,8 @@ class Lab:
     """Three namespaces, the servers and the processes of one test."""
 
     counter = 0
-    prefix = "ae"  # of namespace and interface names; other suites set their own
 
-    def __init__(self, test, services=True):
+    def __init__(self, test, services=True, prefix="ae"):
         Lab.counter += 1
         tag = f"{os.getpid() % 10000}{Lab.counter}"
         self.test = test
@@ -123,9 +122,9 @@ class Lab:
         self.tmp_dir = tempfile.TemporaryDirectory(prefix="aureo_e2e_")
         self.tmp = self.tmp_dir.name
         test.addCleanup(self.close)
-        p = self.prefix
-        self.ns_inet, self.ns_node, self.ns_client = f"{p}{tag}i", f"{p}{tag}n", f"{p}{tag}c"
-        self.node_if, self.client_if = f"{p}n{tag}", f"{p}c{tag}"
+        self.ns_inet, self.ns_node, self.ns_client = (f"{prefix}{tag}i", f"{prefix}{tag}n",
+                                                      f"{prefix}{tag}c")
+        self.node_if, self.client_if = f"{prefix}n{tag}", f"{prefix}c{tag}"
         for ns in (self.ns_inet, self.ns_node, self.ns_client):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
@@ -160,7 +159,8 @@ class Lab:
         self.client = None
         if not services:
             return
-        self.gw = Gateway(GATEWAY, LOOSE_LIMITS + "[sessions]\nlimit_free = 5\n")
+        self.gw = Gateway(GATEWAY, LOOSE_LIMITS + "[sessions]\nlimit_free = 5\n",
+                          peer_ready_timeout="5s")
         test.addCleanup(self.gw.close)
         self.gw.start()
         self.admin = self.gw.admin_token()
@@ -339,6 +339,9 @@ class EndToEndTest(unittest.TestCase):
         status, created = lab.api("POST", "/api/v1/sessions", {"protocol": "wireguard", "country": "NL"}, token=user)
         self.assertEqual(status, 201, created)
         self.assertIn(f"PublicKey = {node_key}", created["config"])
+        # The gateway answered once the node (through another process's control
+        # server) had the peer, so the client's first handshake is not dropped.
+        self.assertTrue(created["peer_ready"], created)
         answered = time.time()
         lab.configure_client(created["config"])
         configured = time.time()
@@ -479,6 +482,7 @@ class AllInOneTest(unittest.TestCase):
                                         token=reg["access_token"])
         self.assertEqual(status, 201, created)
         self.assertIn(f"Endpoint = {NODE_EDGE_IP}:51820", created["config"])
+        self.assertTrue(created["peer_ready"], created)
         lab.configure_client(created["config"])
         first = lab.probe(timeout=30)
         self.assertIsNotNone(first, "no connection through the local node")

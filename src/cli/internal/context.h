@@ -80,10 +80,10 @@ using Action = std::function<core::Status()>;
 
 void addAccountCommands(CLI::App& app, Context& ctx, Action& action);
 void addNodeCommands(CLI::App& app, Context& ctx, Action& action);
+void addAdminCommands(CLI::App& app, Context& ctx, Action& action);
 void addUserCommands(CLI::App& app, Context& ctx, Action& action);
 void addSessionCommands(CLI::App& app, Context& ctx, Action& action);
 void addConfigCommands(CLI::App& app, Context& ctx, Action& action);
-void addAdminCommands(CLI::App& app, Context& ctx, Action& action);
 
 // Formatting helpers for JSON values in tables.
 std::string text(const Json& j, const char* key);    // "-" for missing/null
