@@ -263,9 +263,8 @@ core::Result<SqliteFileInfo> backupSqliteFile(const std::string& path, const std
     if (mode.size() != 1 || mode[0] != "delete") {
       return core::internalError("cannot switch the backup file to rollback-journal mode");
     }
-    auto info = check(dest.get(), temp.path());
-    if (!info.ok()) return info.error();
   }
+  // Checked as the closed file it will be, on its own.
   AUREO_ASSIGN_OR_RETURN(SqliteFileInfo info, checkSqliteFile(temp.path()));
   AUREO_RETURN_IF_ERROR(syncPath(temp.path(), O_RDONLY));
   if (::rename(temp.path().c_str(), output.c_str()) != 0) {

@@ -329,6 +329,15 @@ class KubernetesTest(unittest.TestCase):
             if d["kind"] in ("Deployment", "DaemonSet"):
                 for c in d["spec"]["template"]["spec"]["containers"]:
                     yield d, c
+            if d["kind"] == "CronJob":
+                for c in d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]:
+                    yield d, c
+
+    def backup_job(self):
+        job = self.find("CronJob", "aureo-backup")
+        (c,) = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        self.assertEqual(c["command"][:2], ["/bin/sh", "-c"])
+        return c, c["command"][2]
 
     def test_every_document_is_a_named_object(self):
         self.assertTrue(self.docs)
@@ -351,6 +360,8 @@ class KubernetesTest(unittest.TestCase):
         seen = set()
         for d, c in self.containers():
             binary = os.path.basename(c["command"][0])
+            if d["kind"] == "CronJob":
+                continue  # a shell script: test_backup_cronjob_* below
             seen.add(binary)
             with self.subTest(workload=d["metadata"]["name"]):
                 self.assertIn(binary, BINARIES)
@@ -368,6 +379,55 @@ class KubernetesTest(unittest.TestCase):
                         self.assertIn(key, h.env, f"Secret key {key}")
         self.assertEqual(seen, {"aureo-gateway", "aureo-control", "aureo-node"})
 
+    def test_backup_cronjob_runs_admin_backup_create_with_real_flags(self):
+        c, script = self.backup_job()
+        words = shlex.split(script)
+        at = words.index("/usr/local/bin/aureo-vpn")
+        self.assertEqual(words[at + 1: at + 4], ["admin", "backup", "create"])
+        out = subprocess.run([os.path.join(BIN_DIR, "aureo-vpn"), "admin", "backup", "create",
+                              "--help"], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+        end = words.index("&&")
+        for flag in flags_in(words[at + 4: end]):
+            self.assertIn(flag, out)
+        mounts = {m["mountPath"] for m in c["volumeMounts"]}
+        self.assertIn("/backups", mounts)
+        (env,) = c["env"]
+        self.assertEqual(env["name"], "AUREO_DATABASE_URL")
+        self.assertIn(env["valueFrom"]["secretKeyRef"]["key"],
+                      self.find("Secret", "aureo-secrets")["stringData"])
+
+    def test_backup_cronjob_script_backs_up_a_running_gateway_and_prunes(self):
+        c, script = self.backup_job()
+        d = tempfile.mkdtemp(prefix="aureo-deploy-cron-")
+        self.addCleanup(shutil.rmtree, d, True)
+        backups = os.path.join(d, "backups")
+        os.mkdir(backups)
+        old = os.path.join(backups, "aureo-20000101T000000Z.backup")
+        open(old, "w").close()
+        os.utime(old, (946684800, 946684800))
+        db = os.path.join(d, "aureo.db")
+        gw = Server("aureo-gateway", ["--data-dir", d, "--listen", "127.0.0.1:0"],
+                    {"AUREO_DATABASE_URL": "sqlite:" + db}, "Aureo VPN API:")
+        self.addCleanup(gw.close)
+        local = script.replace("/usr/local/bin/", BIN_DIR + "/").replace("/backups", backups)
+        r = subprocess.run(["/bin/sh", "-c", local], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, AUREO_DATABASE_URL="sqlite:" + db))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = os.listdir(backups)
+        self.assertEqual(len(files), 1, files)
+        self.assertRegex(files[0], r"^aureo-\d{8}T\d{6}Z\.backup$")
+        conn = sqlite3.connect(os.path.join(backups, files[0]))
+        self.addCleanup(conn.close)
+        self.assertEqual(conn.execute("PRAGMA integrity_check").fetchall(), [("ok",)])
+        # A failed backup fails the job (and prunes nothing).
+        open(old, "w").close()
+        os.utime(old, (946684800, 946684800))
+        r = subprocess.run(["/bin/sh", "-c", local], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, AUREO_DATABASE_URL="sqlite:" + d + "/none.db"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertTrue(os.path.exists(old))
+
     def test_configmap_settings_are_real_keys_of_the_binary_that_reads_them(self):
         cm = self.find("ConfigMap", "aureo-config")
         for file, binary in (("gateway.toml", "aureo-gateway"), ("control.toml", "aureo-control")):
@@ -378,10 +438,10 @@ class KubernetesTest(unittest.TestCase):
         # Every file the containers pass with --config is in the ConfigMap
         # (or, for the node, on the host).
         for d, c in self.containers():
+            if d["kind"] != "Deployment":
+                continue
             args = c.get("args", [])
-            config = os.path.basename(args[args.index("--config") + 1])
-            if d["kind"] == "Deployment":
-                self.assertIn(config, cm["data"])
+            self.assertIn(os.path.basename(args[args.index("--config") + 1]), cm["data"])
 
     def test_deployments_probe_health_and_services_match_ports(self):
         for name in ("aureo-gateway", "aureo-control"):
