@@ -170,6 +170,7 @@ int run(int argc, const char* const* argv, const Environment& env, std::ostream&
 
   addAccountCommands(app, ctx, action);
   addNodeCommands(app, ctx, action);
+  addAdminCommands(app, ctx, action);
   addUserCommands(app, ctx, action);
   addSessionCommands(app, ctx, action);
   addConfigCommands(app, ctx, action);

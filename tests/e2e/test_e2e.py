@@ -111,7 +111,7 @@ class Lab:
 
     counter = 0
 
-    def __init__(self, test, services=True):
+    def __init__(self, test, services=True, prefix="ae"):
         Lab.counter += 1
         tag = f"{os.getpid() % 10000}{Lab.counter}"
         self.test = test
@@ -122,8 +122,9 @@ class Lab:
         self.tmp_dir = tempfile.TemporaryDirectory(prefix="aureo_e2e_")
         self.tmp = self.tmp_dir.name
         test.addCleanup(self.close)
-        self.ns_inet, self.ns_node, self.ns_client = f"ae{tag}i", f"ae{tag}n", f"ae{tag}c"
-        self.node_if, self.client_if = f"aen{tag}", f"aec{tag}"
+        self.ns_inet, self.ns_node, self.ns_client = (f"{prefix}{tag}i", f"{prefix}{tag}n",
+                                                      f"{prefix}{tag}c")
+        self.node_if, self.client_if = f"{prefix}n{tag}", f"{prefix}c{tag}"
         for ns in (self.ns_inet, self.ns_node, self.ns_client):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)

@@ -80,6 +80,7 @@ using Action = std::function<core::Status()>;
 
 void addAccountCommands(CLI::App& app, Context& ctx, Action& action);
 void addNodeCommands(CLI::App& app, Context& ctx, Action& action);
+void addAdminCommands(CLI::App& app, Context& ctx, Action& action);
 void addUserCommands(CLI::App& app, Context& ctx, Action& action);
 void addSessionCommands(CLI::App& app, Context& ctx, Action& action);
 void addConfigCommands(CLI::App& app, Context& ctx, Action& action);
