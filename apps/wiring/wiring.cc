@@ -309,6 +309,9 @@ core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
   if (hash_workers == 0) hash_workers = std::max(1u, cores / 2);
   g->hash_pool_ = std::make_unique<core::WorkerPool>(
       hash_workers, static_cast<size_t>(cfg.getInt("auth.hash_queue")));
+  // Session writes wait for the database's write lock: two threads keep
+  // that wait off the I/O threads; beyond 1024 queued connects answer 503.
+  g->write_pool_ = std::make_unique<core::WorkerPool>(2, 1024);
 
   // With Redis each limiter shares its buckets with the other gateways and
   // keeps a local one of the same shape for when Redis is unavailable.
@@ -342,7 +345,8 @@ core::Result<std::unique_ptr<GatewayStack>> GatewayStack::build(
   g->gateway_ = std::make_unique<api::Gateway>(
       gw, store, sessions, clock, log, metrics, *g->hash_pool_,
       api::RateLimiters{g->ip_limiter_.get(), g->account_limiter_.get(), g->auth_limiter_.get(),
-                        g->login_limiter_.get()});
+                        g->login_limiter_.get()},
+      g->write_pool_.get());
   return g;
 }
 

@@ -91,12 +91,16 @@ class GatewayStack {
   }
   // Call after the server stopped and before it is destroyed: a queued job
   // must not post into a destroyed io_context (see http/offload.h).
-  void stopWorkers() { hash_pool_.reset(); }
+  void stopWorkers() {
+    hash_pool_.reset();
+    write_pool_.reset();
+  }
 
  private:
   GatewayStack() = default;
   std::optional<std::string> admin_password_;
   std::unique_ptr<core::WorkerPool> hash_pool_;
+  std::unique_ptr<core::WorkerPool> write_pool_;  // session creates and deletes
   std::unique_ptr<http::RateLimiter> ip_limiter_, account_limiter_, auth_limiter_, login_limiter_;
   std::unique_ptr<api::Gateway> gateway_;
 };

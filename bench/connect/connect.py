@@ -110,7 +110,7 @@ def connect_time(rounds):
 
 
 def control_scale(nodes, sessions, creators, heartbeat):
-    gw = Gateway(test_e2e.GATEWAY, LOOSE_LIMITS + f"[sessions]\nlimit_free = {sessions}\n")
+    gw = Gateway(test_e2e.GATEWAY, LOOSE_LIMITS + "[sessions]\nlimit_free = 100\n")
     gw.start()
     ctl = None
     stop = threading.Event()
@@ -155,11 +155,17 @@ def control_scale(nodes, sessions, creators, heartbeat):
             t.start()
         time.sleep(heartbeat + 1)  # every node online
 
-        status, reg, _, _ = gw.request("POST", "/api/v1/auth/register", {
-            "email": "scale@example.test", "username": "scale",
-            "password": "correct horse battery"})
-        assert status == 201, reg
-        token = reg["access_token"]
+        # Users with up to 100 devices each, as a service with many accounts has.
+        def register(i):
+            status, reg, _, _ = gw.request("POST", "/api/v1/auth/register", {
+                "email": f"scale{i}@example.test", "username": f"scale{i}",
+                "password": "correct horse battery"})
+            assert status == 201, reg
+            return reg["access_token"]
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            tokens = list(pool.map(register, range(max(1, sessions // 100))))
+        token = tokens[0]
 
         probe_lat = {"best": [], "list": []}
 
@@ -178,10 +184,10 @@ def control_scale(nodes, sessions, creators, heartbeat):
         create_lat, failures = [], [0]
         lock = threading.Lock()
 
-        def create(_):
+        def create(i):
             t = time.monotonic()
             status, body = http_request(gw.port, "POST", "/api/v1/sessions",
-                                        {"protocol": "wireguard"}, token=token)
+                                        {"protocol": "wireguard"}, token=tokens[i % len(tokens)])
             ms = (time.monotonic() - t) * 1000
             with lock:
                 if status == 201:

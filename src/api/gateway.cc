@@ -174,9 +174,11 @@ awaitable<core::Result<bool>> Gateway::Impl::verifyOnPool(const std::string& pas
 
 Gateway::Gateway(GatewayConfig config, store::Store& store, control::SessionService& sessions,
                  const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
-                 core::WorkerPool& hash_pool, RateLimiters limiters)
+                 core::WorkerPool& hash_pool, RateLimiters limiters, core::WorkerPool* write_pool)
     : impl_(std::make_unique<Impl>(std::move(config), store, sessions, clock, log, metrics,
-                                   hash_pool, limiters)) {}
+                                   hash_pool, limiters)) {
+  impl_->write_pool = write_pool;
+}
 
 Gateway::~Gateway() = default;
 

@@ -68,10 +68,15 @@ struct RateLimiters {
 class Gateway {
  public:
   // hash_pool runs Argon2id; when its queue is full logins get 503 at once.
+  // write_pool, when given, runs session creation and deletion (several
+  // database writes each, which may wait for the write lock) off the I/O
+  // threads, so reads stay fast while writes queue; it must be stopped
+  // before the server is destroyed, like hash_pool.
   // sessions must outlive the gateway.
   Gateway(GatewayConfig config, store::Store& store, control::SessionService& sessions,
           const core::Clock& clock, const core::Logger& log, http::Metrics& metrics,
-          core::WorkerPool& hash_pool, RateLimiters limiters);
+          core::WorkerPool& hash_pool, RateLimiters limiters,
+          core::WorkerPool* write_pool = nullptr);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

@@ -159,7 +159,10 @@ void Gateway::Impl::addSessionRoutes(http::Router& r) {
           if (!key.ok()) co_return errorResponse(key.error());
           create.client_public_key = key->value_or("");
 
-          auto created = sessions.create(create);
+          std::function<core::Result<control::CreatedSession>()> job = [this, &create] {
+            return sessions.create(create);
+          };
+          auto created = co_await onWritePool(std::move(job));
           if (!created.ok()) {
             if (created.error().code == core::Code::kNotFound) {
               co_return Response::error(404, "not_found", "node not found", "node_id");
@@ -196,8 +199,11 @@ void Gateway::Impl::addSessionRoutes(http::Router& r) {
             auto me = store.users().get(req.user_id);
             admin = me.ok() && me->is_active && me->role == "admin";
           }
-          auto closed =
-              sessions.disconnect(id, req.user_id, admin, admin ? "admin_request" : "user_request");
+          std::function<core::Result<store::Session>()> job = [this, &id, &req, admin] {
+            return sessions.disconnect(id, req.user_id, admin,
+                                       admin ? "admin_request" : "user_request");
+          };
+          auto closed = co_await onWritePool(std::move(job));
           if (!closed.ok()) co_return sessionError(closed.error());
           if (admin && closed->user_id != req.user_id) {
             audit(req, "session.disconnect", "session", id, Json{{"user_id", closed->user_id}});

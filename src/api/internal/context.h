@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "core/result.h"
 #include "crypto/jwt.h"
 #include "crypto/jwt_cache.h"
+#include "http/offload.h"
 #include "http/server.h"
 #include "store/store.h"
 
@@ -41,6 +43,11 @@ struct Gateway::Impl {
   const core::Logger& log;
   http::Metrics& metrics;
   core::WorkerPool& hash_pool;
+  core::WorkerPool* write_pool = nullptr;  // session writes; inline when null
+
+  // Runs fn on write_pool (inline without one). A full queue is a 503.
+  template <typename T>
+  awaitable<core::Result<T>> onWritePool(std::function<core::Result<T>()> fn);
   RateLimiters limiters;
   crypto::JwtCodec jwt;
   // Access tokens already verified (declared after jwt, which it uses).
@@ -93,6 +100,19 @@ struct Gateway::Impl {
   void addAdminRoutes(http::Router& r);
   void addSystemRoutes(http::Router& r);
 };
+
+template <typename T>
+awaitable<core::Result<T>> Gateway::Impl::onWritePool(std::function<core::Result<T>()> fn) {
+  if (write_pool == nullptr) co_return fn();
+  auto r = co_await http::runOn<core::Result<T>>(*write_pool, std::move(fn));
+  if (!r.ok()) {
+    if (r.error().code == core::Code::kResourceExhausted) {
+      co_return core::unavailable("too many connects at once, try again");
+    }
+    co_return r.error();
+  }
+  co_return std::move(*r);
+}
 
 // JSON views of rows. Never include secrets (hashes, private keys).
 Json userJson(const store::User& u);
