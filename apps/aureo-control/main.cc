@@ -48,9 +48,12 @@ int main(int argc, char** argv) {
   if (!store.ok()) return fail(store.error().message);
   auto policy = wiring::sessionPolicy(*cfg);
   if (!policy.ok()) return fail(policy.error().message);
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
   control::PeerNotifier notifier;
-  control::SessionService sessions(**store, clock, log, *policy,
-                                   [&notifier](const std::string& node) { notifier.notify(node); });
+  control::SessionService sessions(
+      **store, clock, log, *policy, [&notifier](const std::string& node) { notifier.notify(node); },
+      openvpn->get());
   auto control =
       wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics);
   if (!control.ok()) return fail(control.error().message);

@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   // The gateway changes peer sets but serves no long-polls: aureo-control
   // instances notice the new peer_version through their version watcher.
-  control::SessionService sessions(**store, clock, log, *policy);
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
+  control::SessionService sessions(**store, clock, log, *policy, {}, openvpn->get());
   auto gateway = wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics);
   if (!gateway.ok()) return fail(gateway.error().message);
   http::Router router;

@@ -155,9 +155,12 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   // One SessionService for both sides: a session created through the API
   // wakes the local node's long-poll at once.
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
   control::PeerNotifier notifier;
-  control::SessionService sessions(**store, clock, log, *policy,
-                                   [&notifier](const std::string& node) { notifier.notify(node); });
+  control::SessionService sessions(
+      **store, clock, log, *policy, [&notifier](const std::string& node) { notifier.notify(node); },
+      openvpn->get());
   auto gateway = wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics);
   if (!gateway.ok()) return fail(gateway.error().message);
   auto control =
@@ -225,6 +228,7 @@ int main(int argc, char** argv) {
       ao.interface_name = cfg->getString("node.interface");
       ao.egress_interface = cfg->getString("node.egress_interface");
       ao.drain_wait = cfg->getDuration("node.drain_wait");
+      ao.openvpn.enabled = cfg->getBool("openvpn.enabled");
       node::ControlClientOptions co;
       co.url = "http://127.0.0.1:" + std::to_string(control_server.port());
       if (control_options->host != "127.0.0.1" && control_options->host != "0.0.0.0" &&

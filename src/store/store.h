@@ -247,6 +247,17 @@ class StatsRepository {
   virtual Result<Stats> collect() = 0;
 };
 
+// Deployment-wide secrets by name. Values are sealed by the caller.
+class SecretRepository {
+ public:
+  virtual ~SecretRepository() = default;
+  // kNotFound if absent.
+  virtual Result<StoredSecret> get(const std::string& name) = 0;
+  // Inserts the secret unless one with that name exists: kAlreadyExists
+  // then, so two processes creating it at once agree on the first one.
+  virtual Status insert(const StoredSecret& secret) = 0;
+};
+
 // Called after every statement: a short operation name, seconds taken, success.
 using QueryObserver = std::function<void(std::string_view op, double seconds, bool ok)>;
 
@@ -264,6 +275,7 @@ class Store {
   virtual NodeCredentialRepository& nodeCredentials() = 0;
   virtual DeviceRepository& devices() = 0;
   virtual UsageRepository& usage() = 0;
+  virtual SecretRepository& secrets() = 0;
   // A cheap round trip for readiness probes.
   virtual Status ping() = 0;
   // Applied migration versions, ascending.

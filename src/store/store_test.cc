@@ -622,6 +622,7 @@ TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
   s.last_handshake = at(kT0 + 20);
   s.bytes_sent = 1'000;
   s.bytes_received = 2'000;
+  s.credential_hash = std::string(64, 'c');
   addSession(s);
 
   auto got = store_->sessions().get("session-mia1");
@@ -639,7 +640,20 @@ TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
   EXPECT_EQ(got->bytes_sent, 1'000);
   EXPECT_EQ(got->bytes_received, 2'000);
   EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_EQ(got->credential_hash, std::string(64, 'c'));
   EXPECT_EQ(store_->sessions().get("nope").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SecretIsWrittenOnceAndReadBackByName) {
+  EXPECT_EQ(store_->secrets().get("openvpn.ca").error().code, Code::kNotFound);
+  ASSERT_TRUE(store_->secrets().insert({"openvpn.ca", "sealed-1", at(kT0)}).ok());
+  // A second writer loses and must read the first one's value.
+  EXPECT_EQ(store_->secrets().insert({"openvpn.ca", "sealed-2", at(kT0 + 1)}).error().code,
+            Code::kAlreadyExists);
+  auto got = store_->secrets().get("openvpn.ca");
+  ASSERT_TRUE(got.ok()) << got.error().toString();
+  EXPECT_EQ(got->value, "sealed-1");
+  EXPECT_EQ(got->created_at, at(kT0));
 }
 
 TEST_P(StoreContractTest, SessionOpenSessionsCannotShareATunnelIpOnOneNode) {

@@ -229,12 +229,25 @@ CREATE INDEX sessions_client_public_key_idx ON sessions (client_public_key);
 CREATE INDEX sessions_disconnected_at_idx ON sessions (disconnected_at)
 )sql";
 
+// Issue 5: OpenVPN. A session's credential hash (sessions log in to the
+// node's openvpn with their id and a credential shown once), and the
+// deployment's sealed secrets (the OpenVPN CA and tls-crypt key).
+constexpr std::string_view kOpenVpn = R"sql(
+ALTER TABLE sessions ADD COLUMN credential_hash TEXT NOT NULL DEFAULT '';
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+)
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", std::string(kInitialSchema)},
       {2, "control_plane", std::string(kControlPlane)},
+      {3, "openvpn", std::string(kOpenVpn)},
   };
   return kMigrations;
 }
