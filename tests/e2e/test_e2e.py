@@ -111,7 +111,7 @@ class Lab:
 
     counter = 0
 
-    def __init__(self, test, services=True):
+    def __init__(self, test, services=True, prefix="ae"):
         Lab.counter += 1
         tag = f"{os.getpid() % 10000}{Lab.counter}"
         self.test = test
@@ -122,8 +122,9 @@ class Lab:
         self.tmp_dir = tempfile.TemporaryDirectory(prefix="aureo_e2e_")
         self.tmp = self.tmp_dir.name
         test.addCleanup(self.close)
-        self.ns_inet, self.ns_node, self.ns_client = f"ae{tag}i", f"ae{tag}n", f"ae{tag}c"
-        self.node_if, self.client_if = f"aen{tag}", f"aec{tag}"
+        self.ns_inet, self.ns_node, self.ns_client = (f"{prefix}{tag}i", f"{prefix}{tag}n",
+                                                      f"{prefix}{tag}c")
+        self.node_if, self.client_if = f"{prefix}n{tag}", f"{prefix}c{tag}"
         for ns in (self.ns_inet, self.ns_node, self.ns_client):
             sh("ip", "netns", "add", ns)
             self.namespaces.append(ns)
@@ -166,7 +167,8 @@ class Lab:
         self.control_log = os.path.join(self.tmp, "control.log")
         self.control_config = os.path.join(self.tmp, "control.toml")
         with open(self.control_config, "w") as f:
-            f.write(f'[database]\nurl = "sqlite:{self.gw.db_path}"\n'
+            f.write(f'data_dir = "{self.gw.dir}"\n'
+                    f'[database]\nurl = "sqlite:{self.gw.db_path}"\n'
                     '[loops]\nhealth_interval = "1s"\nload_interval = "1s"\nstats_interval = "1s"\n'
                     '[nodes]\nheartbeat_interval = "1s"\nreport_interval = "1s"\n'
                     'long_poll_timeout = "20s"\nversion_poll_ms = 100\n')
@@ -203,7 +205,7 @@ class Lab:
         if "Aureo VPN control:" not in line:
             raise AssertionError("control did not start: " + self.tail(self.control_log))
 
-    def start_node(self, token=None):
+    def start_node(self, token=None, extra_env=None):
         args = ["ip", "netns", "exec", self.ns_node, NODE,
                 "--control", f"http://127.0.0.1:{CONTROL_PORT}",
                 "--state-dir", self.node_state, "--interface", self.node_if,
@@ -211,7 +213,8 @@ class Lab:
                 "--drain-wait", "1s", "--log-level", "debug"]
         if token:
             args += ["--enrollment-token", token]
-        env = dict(os.environ, AUREO_INTERVALS_METRICS="1s", AUREO_INTERVALS_REPORT="1s")
+        env = dict(os.environ, AUREO_INTERVALS_METRICS="1s", AUREO_INTERVALS_REPORT="1s",
+                   **(extra_env or {}))
         self.node = self.spawn(args, stdout=subprocess.PIPE, stderr=self.logfile(self.node_log),
                                text=True, env=env)
         self.sockets.append(os.path.join(SOCKET_DIR, self.node_if + ".sock"))
