@@ -202,7 +202,8 @@ TEST_F(NodeApiTest, DesiredStateAnswersAtOnceWhenTheVersionDiffers) {
   const auto cred = enroll(crypto::generateX25519KeyPair().public_key);
   auto r = call("GET", "/api/v1/node/desired-state", nullptr, cred);
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, (Json{{"version", 0}, {"peers", Json::array()}}));
+  EXPECT_EQ(r.body,
+            (Json{{"version", 0}, {"peers", Json::array()}, {"openvpn_clients", Json::array()}}));
   // A wrong version answers at once even with a long wait.
   r = call("GET", "/api/v1/node/desired-state?version=99&wait=60", nullptr, cred);
   EXPECT_EQ(r.body["version"], 0);

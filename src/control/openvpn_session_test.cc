@@ -70,7 +70,7 @@ TEST_F(OpenVpnSessionTest, CreateReturnsAnInlineProfileWithTheSessionCredential)
   EXPECT_TRUE(created->private_key.empty());
   // The upper half of the node's prefixes: WireGuard keeps the lower one.
   EXPECT_EQ(s.tunnel_ip, "10.8.128.2");
-  EXPECT_EQ(s.tunnel_ipv6, "fd00:8:0:0:8000::2");
+  EXPECT_EQ(s.tunnel_ipv6, "fd00:8::8000:0:0:2");
 
   const std::string& p = created->config;
   EXPECT_NE(p.find("remote de1.vpn.example.test 1194 udp\n"), std::string::npos) << p;
@@ -98,7 +98,7 @@ TEST_F(OpenVpnSessionTest, CreateReturnsAnInlineProfileWithTheSessionCredential)
 }
 
 TEST_F(OpenVpnSessionTest, DesiredStateCarriesOpenVpnClientsAndDropsThemWhenTheSessionEnds) {
-  const auto user = store_.addUser("pia");
+  const auto user = store_.addUser("pia", "premium");
   const auto node = openvpnNode("de1");
   auto wg = service_.create(CreateSessionRequest{user, "wireguard", node, "", "", "", {}});
   ASSERT_TRUE(wg.ok()) << wg.error().toString();

@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -157,23 +158,30 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         self.assertIn("AUTH_FAILED", bad.log())
         self.assertEqual(bad.connections(), 0)
         self.assertFalse(bad.has_device())
+        print("  wrong credential: " + next(line for line in bad.log().splitlines()
+                                           if "AUTH_FAILED" in line), file=sys.stderr)
 
         # SIGKILL the daemon: the supervisor starts a new one and the client
         # reconnects by itself, with the same session.
         os.kill(first_pid, signal.SIGKILL)
+        killed = time.monotonic()
         second_pid = wait_for("daemon restarted",
                               lambda: (lambda p: p if p and p != first_pid else None)(daemon_pid()))
         self.assertNotEqual(second_pid, first_pid)
         wait_for("client reconnected", lambda: client.connections() >= 2 or client.exited(),
                  timeout=120)
         self.assertFalse(client.exited(), client.log())
+        print(f"\n  daemon {first_pid} SIGKILLed, {second_pid} started; client reconnected "
+              f"{time.monotonic() - killed:.1f} s later", file=sys.stderr)
         self.assertEqual(lab.fetch(timeout=10), PAGE)
         self.assertEqual(my_session()["status"], "connected")
 
         # Deleting the session kicks the client (HALT: it exits, its tun goes).
         status, _ = lab.api("DELETE", f"/api/v1/sessions/{session['id']}", token=user)
         self.assertIn(status, (200, 204))
+        deleted = time.monotonic()
         wait_for("client kicked", client.exited, timeout=60)
+        print(f"  client kicked {time.monotonic() - deleted:.2f} s after DELETE", file=sys.stderr)
         self.assertFalse(client.has_device())
         s = my_session()
         self.assertEqual(s["status"], "disconnected")
