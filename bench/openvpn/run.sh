@@ -7,7 +7,7 @@
 # AES-256-GCM or CHACHA20-POLY1305 data channel, tls-crypt, P-256 certificates.
 # Not a test: it asserts nothing. Needs root.
 #
-#   bench/openvpn/run.sh [-t SECONDS] [-P STREAMS] [-c CIPHER] [-r ROUNDS]
+#   bench/openvpn/run.sh [-t SECONDS] [-P STREAMS] [-c CIPHER] [-r ROUNDS] [-b PATH/TO/aureo-wg]
 set -euo pipefail
 umask 077
 
@@ -16,13 +16,15 @@ STREAMS=1
 ROUNDS=1
 CIPHER=AES-256-GCM
 HERE="$(cd "$(dirname "$0")" && pwd)"
-while getopts "t:P:c:r:" opt; do
+WG_BINARY="$HERE/../../build/bin/aureo-wg"
+while getopts "t:P:c:r:b:" opt; do
   case $opt in
     t) SECONDS_PER_RUN=$OPTARG ;;
     P) STREAMS=$OPTARG ;;
     c) CIPHER=$OPTARG ;;
     r) ROUNDS=$OPTARG ;;
-    *) echo "usage: $0 [-t SECONDS] [-P STREAMS] [-c AES-256-GCM|CHACHA20-POLY1305] [-r ROUNDS]" >&2; exit 2 ;;
+    b) WG_BINARY=$OPTARG ;;
+    *) echo "usage: $0 [-t SECONDS] [-P STREAMS] [-c AES-256-GCM|CHACHA20-POLY1305] [-r ROUNDS] [-b aureo-wg]" >&2; exit 2 ;;
   esac
 done
 for tool in ip openvpn openssl iperf3 python3; do
@@ -107,7 +109,7 @@ teardown
 openvpn_avg=$(python3 -c "print('%.3f' % ($total / $ROUNDS))")
 echo "openvpn:      ${openvpn_avg} Gbit/s"
 echo "--- WireGuard, same topology (bench/wg/run.sh) ---"
-"$HERE/../wg/run.sh" -t "$SECONDS_PER_RUN" -P "$STREAMS" -r "$ROUNDS" | tee "$WORK/wg.txt"
+"$HERE/../wg/run.sh" -t "$SECONDS_PER_RUN" -P "$STREAMS" -r "$ROUNDS" -b "$WG_BINARY" | tee "$WORK/wg.txt"
 aureo=$(sed -n 's/^aureo-wg: *\([0-9.]*\) Gbit\/s/\1/p' "$WORK/wg.txt")
 go=$(sed -n 's/^wireguard-go: *\([0-9.]*\) Gbit\/s/\1/p' "$WORK/wg.txt")
 python3 - "$openvpn_avg" "$aureo" "$go" <<'PY'

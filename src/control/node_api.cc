@@ -305,10 +305,11 @@ struct NodeApi::Impl {
     if (!material.ok()) co_return errorResponse(material.error());
     auto signed_cert = authority->signNode(*node, **csr);
     if (!signed_cert.ok()) co_return errorResponse(signed_cert.error());
+    // One column only: a full update would race the heartbeat's status.
     if (std::find(node->protocols.begin(), node->protocols.end(), "openvpn") ==
         node->protocols.end()) {
-      node->protocols.push_back("openvpn");
-      if (auto st = store.nodes().update(*node); !st.ok()) co_return errorResponse(st.error());
+      auto st = store.nodes().addProtocol(node->id, "openvpn", clock.now());
+      if (!st.ok()) co_return errorResponse(st.error());
       log.info("node serves OpenVPN", {{"node_id", node->id}});
     }
     co_return jsonResponse(200, Json{{"server_cert", signed_cert->cert_pem},

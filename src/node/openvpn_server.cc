@@ -173,7 +173,9 @@ core::Status OpenVpnServer::startDaemon(const Material& m) {
   };
   cb.on_disconnected = [this](const openvpn::ClientSession& s) { onDisconnected(s); };
   cb.on_daemon_event = [this](const openvpn::DaemonEvent& e) {
-    if (e.kind == openvpn::DaemonEvent::Kind::kExited) {
+    if (e.kind == openvpn::DaemonEvent::Kind::kExited && stopping_.load()) {
+      log_.info("openvpn stopped with the node", {{"status", e.exit ? e.exit->toString() : ""}});
+    } else if (e.kind == openvpn::DaemonEvent::Kind::kExited) {
       log_.warn("openvpn exited; restarting",
                 {{"status", e.exit ? e.exit->toString() : ""},
                  {"restart_ms", static_cast<int64_t>(e.restart_delay.count())}});
@@ -198,12 +200,14 @@ core::Status OpenVpnServer::startDaemon(const Material& m) {
 }
 
 void OpenVpnServer::stopDaemon() {
+  stopping_.store(true);
   std::shared_ptr<openvpn::Supervisor> sup;
   {
     std::lock_guard lock(mu_);
     sup.swap(supervisor_);
   }
   if (sup) sup->stop();  // reports the remaining clients disconnected
+  stopping_.store(false);
 }
 
 void OpenVpnServer::run(const std::stop_token& stop) {

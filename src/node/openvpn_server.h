@@ -19,6 +19,7 @@
 // (openvpn::openvpnHalf); WireGuard sessions use the lower half.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -132,6 +133,7 @@ class OpenVpnServer {
   bool accept_new_ = true;                               // guarded by mu_
   std::shared_ptr<openvpn::Supervisor> supervisor_;      // guarded by mu_
   std::optional<std::string> cert_pem_;                  // run thread only
+  std::atomic<bool> stopping_{false};                    // the daemon exits because we asked
   std::jthread thread_;
 };
 

@@ -68,6 +68,10 @@ class NodeRepository {
   virtual Result<std::vector<std::string>> markStaleOffline(SystemTime cutoff, SystemTime now) = 0;
   // Writes load_score only, so a concurrent admin edit is not overwritten.
   virtual Status setLoadScore(const std::string& id, double load_score) = 0;
+  // Adds one protocol to the node's list unless it is there, in one
+  // statement that touches no other column. kNotFound if absent.
+  virtual Status addProtocol(const std::string& id, const std::string& protocol,
+                             SystemTime now) = 0;
   // Sets the status (an admin's decision): drain_requested becomes true for
   // "draining" and false for anything else.
   virtual Status setStatus(const std::string& id, const std::string& status, SystemTime now) = 0;

@@ -644,6 +644,23 @@ TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
   EXPECT_EQ(store_->sessions().get("nope").error().code, Code::kNotFound);
 }
 
+TEST_P(StoreContractTest, NodeAddProtocolAppendsOnceAndTouchesNothingElse) {
+  VpnNode n = makeNode("p1");
+  n.protocols = {"wireguard"};
+  n.status = "online";
+  addNode(n);
+  ASSERT_TRUE(store_->nodes().addProtocol(n.id, "openvpn", at(kT0 + 5)).ok());
+  ASSERT_TRUE(store_->nodes().addProtocol(n.id, "openvpn", at(kT0 + 6)).ok());
+  auto got = store_->nodes().get(n.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->protocols, (std::vector<std::string>{"wireguard", "openvpn"}));
+  EXPECT_EQ(got->status, "online");
+  NodeFilter f;
+  f.protocol = "openvpn";
+  EXPECT_EQ(store_->nodes().list(f)->size(), 1u);
+  EXPECT_EQ(store_->nodes().addProtocol("nope", "openvpn", at(kT0)).error().code, Code::kNotFound);
+}
+
 TEST_P(StoreContractTest, SecretIsWrittenOnceAndReadBackByName) {
   EXPECT_EQ(store_->secrets().get("openvpn.ca").error().code, Code::kNotFound);
   ASSERT_TRUE(store_->secrets().insert({"openvpn.ca", "sealed-1", at(kT0)}).ok());
