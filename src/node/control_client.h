@@ -71,7 +71,7 @@ struct DesiredOpenVpnClient {
 struct DesiredState {
   int64_t version = 0;
   std::vector<DesiredPeer> peers;
-  std::vector<DesiredOpenVpnClient> openvpn_clients;
+  std::vector<DesiredOpenVpnClient> openvpn_clients{};
 };
 
 struct OpenVpnSessionReport {
