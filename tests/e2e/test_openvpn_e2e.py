@@ -195,6 +195,24 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         self.assertIn("AUTH_FAILED", again.log())
         self.assertEqual(again.connections(), 0)
 
+        # Disabling an account kicks its clients the same way.
+        status, reg2 = lab.api("POST", "/api/v1/auth/register", {
+            "email": "ovpn2@example.test", "username": "ovpn2",
+            "password": "correct horse battery"}, token="-")
+        self.assertEqual(status, 201, reg2)
+        status, created2 = lab.api("POST", "/api/v1/sessions", {"protocol": "openvpn"},
+                                   token=reg2["access_token"])
+        self.assertEqual(status, 201, created2)
+        second = OpenVpnClient(lab, "second", created2["config"], "ovpnc3")
+        wait_for("second client connected", lambda: second.connections() >= 1 or second.exited(),
+                 timeout=90)
+        self.assertFalse(second.exited(), second.log())
+        self.assertEqual(lab.fetch(timeout=10), PAGE)
+        status, _ = lab.api("POST", f"/api/v1/admin/users/{reg2['user']['id']}/disable")
+        self.assertEqual(status, 200)
+        wait_for("disabled account's client kicked", second.exited, timeout=60)
+        self.assertFalse(second.has_device())
+
         # SIGTERM stops the daemon with the node.
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
         self.assertIsNone(daemon_pid())
