@@ -247,7 +247,8 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kMigrations = {
       {1, "initial_schema", std::string(kInitialSchema)},
       {2, "control_plane", std::string(kControlPlane)},
-      {3, "openvpn", std::string(kOpenVpn)},
+      // 3 is applied_peer_version on main (another branch); numbered after it.
+      {4, "openvpn", std::string(kOpenVpn)},
   };
   return kMigrations;
 }
