@@ -246,10 +246,15 @@ void OpenVpnServer::run(const std::stop_token& stop) {
 openvpn::AuthDecision OpenVpnServer::authenticate(const openvpn::ClientInfo& info) {
   std::unique_lock lock(mu_);
   auto it = desired_.find(info.username);
-  if (it == desired_.end() && !info.reauth) {
+  if (it == desired_.end() && !info.reauth && clock_.steadyNow() >= no_wait_until_) {
     // A session created a moment ago may not have reached this node yet.
-    desired_cv_.wait_for(lock, options_.auth_wait,
-                         [&] { return desired_.count(info.username) != 0; });
+    // This runs on the supervisor's only event thread, and every client
+    // holds the tls-crypt key, so a flood of made-up names must not keep it
+    // waiting: after a wait that found nothing, the next ones are refused at
+    // once for a while.
+    const bool found = desired_cv_.wait_for(lock, options_.auth_wait,
+                                            [&] { return desired_.count(info.username) != 0; });
+    if (!found) no_wait_until_ = clock_.steadyNow() + options_.auth_wait / 2;
     it = desired_.find(info.username);
   }
   if (it == desired_.end()) {

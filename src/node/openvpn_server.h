@@ -59,7 +59,7 @@ struct OpenVpnServerOptions {
   int bytecount_interval_seconds = 5;
   // A login for a session the node has not heard of yet waits this long for
   // the desired state to catch up (a session is used right after creation).
-  std::chrono::milliseconds auth_wait{5000};
+  std::chrono::milliseconds auth_wait{2000};
   // After a failed certificate request or daemon start.
   std::chrono::seconds retry{15};
   std::chrono::seconds renewal_check{std::chrono::hours{6}};
@@ -130,6 +130,7 @@ class OpenVpnServer {
   std::map<std::string, DesiredOpenVpnClient> desired_;  // by session id; guarded by mu_
   std::map<std::string, Account> accounts_;              // guarded by mu_
   uint64_t dropped_rx_ = 0, dropped_tx_ = 0;             // accounts forgotten; guarded by mu_
+  core::SteadyTime no_wait_until_{};                     // guarded by mu_; see authenticate()
   bool accept_new_ = true;                               // guarded by mu_
   std::shared_ptr<openvpn::Supervisor> supervisor_;      // guarded by mu_
   std::optional<std::string> cert_pem_;                  // run thread only
