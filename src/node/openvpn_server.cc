@@ -36,13 +36,55 @@ std::string netmaskOf(int prefix) {
 
 }  // namespace
 
-struct OpenVpnServer::Material {
-  std::string key_pem;
-  std::string cert_pem;
-  std::string ca_pem;
-  std::string tls_crypt_key;
-  uint16_t port = openvpn::kDefaultUdpPort;
-};
+core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, ControlClient& control,
+                                                     const std::string& node_id,
+                                                     core::SystemTime now, bool force,
+                                                     core::Logger& log) {
+  OpenVpnMaterial m;
+  if (!force) {
+    AUREO_ASSIGN_OR_RETURN(auto key, state.readPrivate(kKeyFile));
+    AUREO_ASSIGN_OR_RETURN(auto cert, state.readPrivate(kCertFile));
+    AUREO_ASSIGN_OR_RETURN(auto ca, state.readPrivate(kCaFile));
+    AUREO_ASSIGN_OR_RETURN(auto tls, state.readPrivate(kTlsCryptFile));
+    AUREO_ASSIGN_OR_RETURN(auto port, state.readPrivate(kPortFile));
+    if (key && cert && ca && tls && port &&
+        openvpn::verifyServerCertificate(*cert, *ca, now).ok()) {
+      auto renew = openvpn::needsRenewal(*cert, now);
+      if (renew.ok() && !*renew) {
+        m.key_pem = std::move(*key);
+        m.cert_pem = std::move(*cert);
+        m.ca_pem = std::move(*ca);
+        m.tls_crypt_key = std::move(*tls);
+        m.port = static_cast<uint16_t>(std::clamp(std::atoi(port->c_str()), 1, 65535));
+        return m;
+      }
+    }
+  }
+  AUREO_ASSIGN_OR_RETURN(auto request, openvpn::createServerKeyRequest(node_id));
+  AUREO_ASSIGN_OR_RETURN(auto answer, control.openvpnCertificate(request.csr_pem));
+  if (auto st = openvpn::verifyServerCertificate(answer.server_cert, answer.ca_cert, now);
+      !st.ok()) {
+    return core::internalError("control sent an OpenVPN certificate that does not verify: " +
+                               st.error().message);
+  }
+  AUREO_RETURN_IF_ERROR(openvpn::validateTlsCryptKey(answer.tls_crypt_key));
+  m.key_pem = std::move(request.key_pem);
+  m.cert_pem = std::move(answer.server_cert);
+  m.ca_pem = std::move(answer.ca_cert);
+  m.tls_crypt_key = std::move(answer.tls_crypt_key);
+  m.port = static_cast<uint16_t>(answer.port > 0 && answer.port <= 65535 ? answer.port : 1194);
+  // The key first: a certificate on disk always has its key.
+  AUREO_RETURN_IF_ERROR(state.writePrivate(kKeyFile, m.key_pem));
+  AUREO_RETURN_IF_ERROR(state.writePrivate(kCaFile, m.ca_pem));
+  AUREO_RETURN_IF_ERROR(state.writePrivate(kTlsCryptFile, m.tls_crypt_key));
+  AUREO_RETURN_IF_ERROR(state.writePrivate(kPortFile, std::to_string(m.port) + "\n"));
+  AUREO_RETURN_IF_ERROR(state.writePrivate(kCertFile, m.cert_pem));
+  auto info = openvpn::inspectCertificate(m.cert_pem);
+  log.info("OpenVPN server certificate obtained",
+           {{"serial", info.ok() ? info->serial_hex : ""},
+            {"not_after", info.ok() ? core::unixSeconds(info->not_after) : 0}});
+  return m;
+}
 
 OpenVpnServer::OpenVpnServer(OpenVpnServerOptions options, const StateDir& state,
                              ControlClient& control, const core::Clock& clock, core::Logger& log)
@@ -92,55 +134,7 @@ std::optional<int> OpenVpnServer::daemonPid() const {
   return static_cast<int>(*pid);
 }
 
-core::Result<OpenVpnServer::Material> OpenVpnServer::ensureCertificate(bool force) {
-  const auto now = clock_.now();
-  Material m;
-  if (!force) {
-    AUREO_ASSIGN_OR_RETURN(auto key, state_.readPrivate(kKeyFile));
-    AUREO_ASSIGN_OR_RETURN(auto cert, state_.readPrivate(kCertFile));
-    AUREO_ASSIGN_OR_RETURN(auto ca, state_.readPrivate(kCaFile));
-    AUREO_ASSIGN_OR_RETURN(auto tls, state_.readPrivate(kTlsCryptFile));
-    AUREO_ASSIGN_OR_RETURN(auto port, state_.readPrivate(kPortFile));
-    if (key && cert && ca && tls && port &&
-        openvpn::verifyServerCertificate(*cert, *ca, now).ok()) {
-      auto renew = openvpn::needsRenewal(*cert, now);
-      if (renew.ok() && !*renew) {
-        m.key_pem = std::move(*key);
-        m.cert_pem = std::move(*cert);
-        m.ca_pem = std::move(*ca);
-        m.tls_crypt_key = std::move(*tls);
-        m.port = static_cast<uint16_t>(std::clamp(std::atoi(port->c_str()), 1, 65535));
-        return m;
-      }
-    }
-  }
-  AUREO_ASSIGN_OR_RETURN(auto request, openvpn::createServerKeyRequest(node_id_));
-  AUREO_ASSIGN_OR_RETURN(auto answer, control_.openvpnCertificate(request.csr_pem));
-  if (auto st = openvpn::verifyServerCertificate(answer.server_cert, answer.ca_cert, now);
-      !st.ok()) {
-    return core::internalError("control sent an OpenVPN certificate that does not verify: " +
-                               st.error().message);
-  }
-  AUREO_RETURN_IF_ERROR(openvpn::validateTlsCryptKey(answer.tls_crypt_key));
-  m.key_pem = std::move(request.key_pem);
-  m.cert_pem = std::move(answer.server_cert);
-  m.ca_pem = std::move(answer.ca_cert);
-  m.tls_crypt_key = std::move(answer.tls_crypt_key);
-  m.port = static_cast<uint16_t>(answer.port > 0 && answer.port <= 65535 ? answer.port : 1194);
-  // The key first: a certificate on disk always has its key.
-  AUREO_RETURN_IF_ERROR(state_.writePrivate(kKeyFile, m.key_pem));
-  AUREO_RETURN_IF_ERROR(state_.writePrivate(kCaFile, m.ca_pem));
-  AUREO_RETURN_IF_ERROR(state_.writePrivate(kTlsCryptFile, m.tls_crypt_key));
-  AUREO_RETURN_IF_ERROR(state_.writePrivate(kPortFile, std::to_string(m.port) + "\n"));
-  AUREO_RETURN_IF_ERROR(state_.writePrivate(kCertFile, m.cert_pem));
-  auto info = openvpn::inspectCertificate(m.cert_pem);
-  log_.info("OpenVPN server certificate obtained",
-            {{"serial", info.ok() ? info->serial_hex : ""},
-             {"not_after", info.ok() ? core::unixSeconds(info->not_after) : 0}});
-  return m;
-}
-
-core::Status OpenVpnServer::startDaemon(const Material& m) {
+core::Status OpenVpnServer::startDaemon(const OpenVpnMaterial& m) {
   openvpn::ServerConfig c;
   c.transport = options_.transport;
   c.port = options_.port != 0 ? options_.port : m.port;
@@ -214,7 +208,7 @@ void OpenVpnServer::run(const std::stop_token& stop) {
   for (;;) {
     std::chrono::milliseconds next = options_.renewal_check;
     if (!supervisor()) {
-      auto m = ensureCertificate(false);
+      auto m = loadOrRenewCertificate(state_, control_, node_id_, clock_.now(), false, log_);
       core::Status st = m.ok() ? startDaemon(*m) : core::Status(m.error());
       if (!st.ok()) {
         log_.warn("OpenVPN server not running yet; retrying",
@@ -226,7 +220,7 @@ void OpenVpnServer::run(const std::stop_token& stop) {
       auto renew = openvpn::needsRenewal(*cert_pem_, clock_.now());
       if (renew.ok() && *renew) {
         log_.info("OpenVPN server certificate expires soon; renewing");
-        auto m = ensureCertificate(true);
+        auto m = loadOrRenewCertificate(state_, control_, node_id_, clock_.now(), true, log_);
         if (m.ok()) {
           stopDaemon();
           if (auto st = startDaemon(*m); !st.ok()) {

@@ -65,6 +65,25 @@ struct OpenVpnServerOptions {
   std::chrono::seconds renewal_check{std::chrono::hours{6}};
 };
 
+// What the node's OpenVPN server needs besides its config.
+struct OpenVpnMaterial {
+  std::string key_pem;  // the node's own key; never leaves the node
+  std::string cert_pem;
+  std::string ca_pem;
+  std::string tls_crypt_key;
+  uint16_t port = openvpn::kDefaultUdpPort;
+};
+
+// The certificate, key, CA and tls-crypt key from the state directory when
+// the certificate verifies against the CA at `now` and is not within
+// openvpn::kRenewalMargin of expiring (and `force` is false); otherwise a
+// fresh key and CSR, signed by control, verified, and written back (key
+// first). Errors from control pass through (kUnavailable: retry later).
+core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, ControlClient& control,
+                                                     const std::string& node_id,
+                                                     core::SystemTime now, bool force,
+                                                     core::Logger& log);
+
 struct OpenVpnTotals {
   int64_t connections = 0;  // connected clients
   uint64_t rx_bytes = 0;    // from clients, since the node started
@@ -105,11 +124,8 @@ class OpenVpnServer {
     uint64_t last_rx = 0;  // last reported, so reports never go down
     uint64_t last_tx = 0;
   };
-  struct Material;
-
   void run(const std::stop_token& stop);
-  core::Result<Material> ensureCertificate(bool force);
-  core::Status startDaemon(const Material& material);
+  core::Status startDaemon(const OpenVpnMaterial& material);
   void stopDaemon();
   openvpn::AuthDecision authenticate(const openvpn::ClientInfo& info);
   void onDisconnected(const openvpn::ClientSession& session);
