@@ -50,11 +50,14 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   auto redis = wiring::openRedis(*cfg, "aureo-control", log, metrics);
   if (!redis.ok()) return fail(redis.error().message);
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
   control::PeerNotifier notifier(&metrics);
   // Peer changes made here (sessions ended by the loops, node reports) wake
   // this instance's long-polls and, through Redis, every other instance's.
   control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(&notifier, redis->get()));
+                                   wiring::peerChangeListener(&notifier, redis->get()),
+                                   openvpn->get());
   auto control = wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics,
                                              redis->get());
   if (!control.ok()) return fail(control.error().message);

@@ -44,11 +44,14 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return fail(policy.error().message);
   auto redis = wiring::openRedis(*cfg, "aureo-gateway", log, metrics);
   if (!redis.ok()) return fail(redis.error().message);
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
   // The gateway changes peer sets but serves no long-polls: it publishes
   // the node through Redis when there is one, and aureo-control instances
   // also notice the new peer_version through their version watcher.
   control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(nullptr, redis->get()));
+                                   wiring::peerChangeListener(nullptr, redis->get()),
+                                   openvpn->get());
   auto gateway =
       wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
   if (!gateway.ok()) return fail(gateway.error().message);

@@ -77,6 +77,23 @@ aureo::core::ConfigSchema schema() {
        "How long a SIGTERM drain waits before the final report", "--drain-wait", nullptr},
       {"node.max_connections", ConfigType::kInt, "1000",
        "Capacity used for the load score computed on the node", "", nullptr},
+      {"openvpn.enabled", ConfigType::kBool, "true",
+       "Run an OpenVPN server (the stock openvpn daemon) next to WireGuard", "--openvpn", nullptr},
+      {"openvpn.binary", ConfigType::kString, "/usr/sbin/openvpn", "The openvpn executable", "",
+       nullptr},
+      {"openvpn.device", ConfigType::kString, "aureo-ovpn", "OpenVPN tun device name", "",
+       validInterface},
+      {"openvpn.port", ConfigType::kInt, "0",
+       "OpenVPN port (0: the port control assigned, 1194 by default)", "", validPort},
+      {"openvpn.transport", ConfigType::kString, "udp",
+       "udp, or tcp (clients' profiles still say udp: for a TCP-only node set the port and "
+       "hand out profiles yourself)",
+       "", nullptr},
+      {"openvpn.keepalive_interval", ConfigType::kInt, "10", "Seconds between pings to clients", "",
+       nullptr},
+      {"openvpn.keepalive_timeout", ConfigType::kInt, "60",
+       "Seconds without traffic before a client (or the server) restarts the connection", "",
+       nullptr},
       {"metrics.listen", ConfigType::kString, "127.0.0.1:9586",
        "Address /metrics is served on (empty: none)", "--metrics-listen", validListenOrEmpty},
       {"intervals.heartbeat", ConfigType::kDuration, "0",
@@ -137,6 +154,17 @@ int main(int argc, char** argv) {
   ao.report_interval = cfg->getDuration("intervals.report");
   ao.long_poll_wait = cfg->getDuration("intervals.long_poll");
   ao.metrics_interval = cfg->getDuration("intervals.metrics");
+  ao.openvpn.enabled = cfg->getBool("openvpn.enabled");
+  ao.openvpn.openvpn_binary = cfg->getString("openvpn.binary");
+  ao.openvpn.device = cfg->getString("openvpn.device");
+  ao.openvpn.port = static_cast<uint16_t>(cfg->getInt("openvpn.port"));
+  if (const auto t = cfg->getString("openvpn.transport"); t == "tcp") {
+    ao.openvpn.transport = openvpn::Transport::kTcp;
+  } else if (t != "udp") {
+    return fail("invalid value for 'openvpn.transport': must be udp or tcp");
+  }
+  ao.openvpn.keepalive_interval = static_cast<int>(cfg->getInt("openvpn.keepalive_interval"));
+  ao.openvpn.keepalive_timeout = static_cast<int>(cfg->getInt("openvpn.keepalive_timeout"));
 
   http::Metrics metrics;
   node::Agent agent(ao, std::move(*state), control, clock, log, &metrics.registry());

@@ -159,9 +159,12 @@ int main(int argc, char** argv) {
   // instances shares their Redis.
   auto redis = wiring::openRedis(*cfg, "aureo-server", log, metrics);
   if (!redis.ok()) return fail(redis.error().message);
+  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
+  if (!openvpn.ok()) return fail(openvpn.error().message);
   control::PeerNotifier notifier(&metrics);
   control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(&notifier, redis->get()));
+                                   wiring::peerChangeListener(&notifier, redis->get()),
+                                   openvpn->get());
   auto gateway =
       wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
   if (!gateway.ok()) return fail(gateway.error().message);
@@ -230,6 +233,7 @@ int main(int argc, char** argv) {
       ao.interface_name = cfg->getString("node.interface");
       ao.egress_interface = cfg->getString("node.egress_interface");
       ao.drain_wait = cfg->getDuration("node.drain_wait");
+      ao.openvpn.enabled = cfg->getBool("openvpn.enabled");
       node::ControlClientOptions co;
       co.url = "http://127.0.0.1:" + std::to_string(control_server.port());
       if (control_options->host != "127.0.0.1" && control_options->host != "0.0.0.0" &&

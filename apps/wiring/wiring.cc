@@ -89,6 +89,12 @@ core::ConfigSchema gatewaySchema() {
        nullptr},
       {"log.level", ConfigType::kString, "info", "debug, info, warn or error", "--log-level",
        nullptr},
+      {"secrets.master_key", ConfigType::kString, "",
+       "32 bytes in base64 sealing secrets at rest (the OpenVPN CA); default: generated into "
+       "DATA_DIR/master.key. Gateways and control instances must share it",
+       "", nullptr},
+      {"openvpn.enabled", ConfigType::kBool, "true", "Issue OpenVPN sessions and node certificates",
+       "", nullptr},
       {"auth.jwt_secret", ConfigType::kString, "",
        "HS256 secret (>= 32 chars); default: generated into DATA_DIR/jwt.secret", "", nullptr},
       {"auth.access_ttl", ConfigType::kDuration, "15m", "Access token lifetime", "", nullptr},
@@ -189,8 +195,41 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
     s.push_back({"log.level", ConfigType::kString, "info", "debug, info, warn or error",
                  "--log-level", nullptr});
     addRedisOptions(s);
+    s.push_back({"data_dir", ConfigType::kString, "data", "Folder for generated secrets",
+                 "--data-dir", nullptr});
+    s.push_back({"secrets.master_key", ConfigType::kString, "",
+                 "32 bytes in base64 sealing secrets at rest (the OpenVPN CA); default: generated "
+                 "into DATA_DIR/master.key. Gateways and control instances must share it",
+                 "", nullptr});
+    s.push_back({"openvpn.enabled", ConfigType::kBool, "true",
+                 "Issue OpenVPN sessions and node certificates", "", nullptr});
   }
   return s;
+}
+
+core::Result<std::unique_ptr<control::OpenVpnAuthority>> openVpnAuthority(const core::Config& cfg,
+                                                                          store::Store& store,
+                                                                          const core::Clock& clock,
+                                                                          const core::Logger& log) {
+  if (!cfg.getBool("openvpn.enabled")) return std::unique_ptr<control::OpenVpnAuthority>();
+  std::string text = cfg.getString("secrets.master_key");
+  if (text.empty()) {
+    const std::string path = cfg.getString("data_dir") + "/master.key";
+    AUREO_ASSIGN_OR_RETURN(auto token, api::loadOrCreateSecretFile(path, 32));
+    auto raw = crypto::base64UrlDecode(token);
+    if (!raw || raw->size() != crypto::MasterKey::size()) {
+      return core::failedPrecondition(path + " must hold the 32-byte key it was generated with");
+    }
+    text = crypto::base64Encode(*raw);
+  }
+  auto key = crypto::parseMasterKey(text);
+  if (!key.ok())
+    return core::invalidArgument("invalid value for 'secrets.master_key': " + key.error().message);
+  auto authority = std::make_unique<control::OpenVpnAuthority>(store, std::move(*key), clock, log);
+  // Opens (or creates) the CA now: a wrong master key is a start-up error,
+  // not a failure of the first OpenVPN session.
+  if (auto m = authority->material(); !m.ok()) return m.error();
+  return authority;
 }
 
 core::Result<http::ServerOptions> serverOptions(const core::Config& cfg, const std::string& p,

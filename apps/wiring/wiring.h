@@ -12,6 +12,7 @@
 #include "control/loops.h"
 #include "control/node_api.h"
 #include "control/notifier.h"
+#include "control/openvpn_authority.h"
 #include "control/periodic_task.h"
 #include "control/session_service.h"
 #include "core/clock.h"
@@ -56,6 +57,13 @@ std::string serverUrl(const http::ServerOptions& options, uint16_t port);
 
 // Device limits (sessions.limit_*) and, when present, the session timeouts.
 core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg);
+
+// The OpenVPN PKI holder (openvpn.*, secrets.master_key, data_dir), its CA
+// opened or created; null when openvpn.enabled is false.
+core::Result<std::unique_ptr<control::OpenVpnAuthority>> openVpnAuthority(const core::Config& cfg,
+                                                                          store::Store& store,
+                                                                          const core::Clock& clock,
+                                                                          const core::Logger& log);
 
 core::Result<std::unique_ptr<store::Store>> openStore(const core::Config& cfg,
                                                       http::Metrics& metrics);

@@ -1,5 +1,6 @@
-// config generate: a wg-quick config (or, once nodes serve it, an .ovpn
-// profile) for the signed-in user, to a file, stdout, a terminal QR code or a PNG.
+// config generate: a wg-quick config or a self-contained .ovpn profile for the
+// signed-in user, to a file or stdout (WireGuard also as a terminal QR code or
+// a PNG; an .ovpn profile is too large for a QR code).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -65,6 +66,11 @@ core::Status generate(Context& ctx, const GenerateOptions& o) {
   const bool wireguard = o.protocol == "wireguard";
   if (!wireguard && (o.kill_switch || o.allow_lan)) {
     return usageError("--kill-switch and --allow-lan apply to WireGuard configs");
+  }
+  if (!wireguard && (o.qr || !o.qr_png.empty())) {
+    return usageError(
+        "--qr and --qr-png apply to WireGuard configs (an .ovpn profile is too "
+        "large for a QR code; use --output)");
   }
   if (o.allow_lan && !o.kill_switch) return usageError("--allow-lan needs --kill-switch");
 

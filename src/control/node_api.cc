@@ -12,6 +12,7 @@
 
 #include "control/enrollment.h"
 #include "control/notifier.h"
+#include "control/openvpn_authority.h"
 #include "control/session_service.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -114,7 +115,16 @@ Json stateJson(const DesiredState& state) {
                          {"public_key", p.public_key},
                          {"allowed_ips", p.allowed_ips}});
   }
-  return Json{{"version", state.version}, {"peers", std::move(peers)}};
+  Json openvpn = Json::array();
+  for (const auto& c : state.openvpn_clients) {
+    openvpn.push_back(Json{{"session_id", c.session_id},
+                           {"credential_hash", c.credential_hash},
+                           {"tunnel_ip", c.tunnel_ip},
+                           {"tunnel_ipv6", c.tunnel_ipv6}});
+  }
+  return Json{{"version", state.version},
+              {"peers", std::move(peers)},
+              {"openvpn_clients", std::move(openvpn)}};
 }
 
 Json dnsList(const std::string& text) {
@@ -265,9 +275,72 @@ struct NodeApi::Impl {
       }
       peers.push_back(std::move(r));
     }
-    auto outcome = sessions.applyReport(req.user_id, peers);
+    std::vector<OpenVpnReport> openvpn;
+    if (auto ov = body->find("openvpn_sessions"); ov != body->end() && !ov->is_null()) {
+      if (!ov->is_array()) {
+        co_return errorResponse(
+            fieldError("openvpn_sessions", "openvpn_sessions must be an array"));
+      }
+      if (ov->size() > kMaxReportedPeers) {
+        co_return errorResponse(fieldError("openvpn_sessions", "too many sessions in one report"));
+      }
+      for (size_t i = 0; i < ov->size(); ++i) {
+        const Json& o = (*ov)[i];
+        const std::string at = "openvpn_sessions[" + std::to_string(i) + "]";
+        if (!o.is_object()) co_return errorResponse(fieldError(at, at + " must be an object"));
+        OpenVpnReport r;
+        auto id = stringField(o, "session_id", true, 64);
+        if (!id.ok()) co_return errorResponse(fieldError(at + ".session_id", id.error().message));
+        r.session_id = **id;
+        auto connected = o.find("connected");
+        if (connected == o.end() || !connected->is_boolean()) {
+          co_return errorResponse(fieldError(at + ".connected", "connected must be a boolean"));
+        }
+        r.connected = connected->get<bool>();
+        for (auto [name, out] :
+             {std::pair{"rx_bytes", &r.rx_bytes}, std::pair{"tx_bytes", &r.tx_bytes}}) {
+          auto v = intField(o, name, true);
+          if (!v.ok()) co_return errorResponse(fieldError(at + "." + name, v.error().message));
+          *out = *v;
+        }
+        openvpn.push_back(std::move(r));
+      }
+    }
+    auto outcome = sessions.applyReport(req.user_id, peers, openvpn);
     if (!outcome.ok()) co_return errorResponse(outcome.error());
     co_return Response::json(204, "");
+  }
+
+  // Signs the node's OpenVPN server certificate request and hands over what
+  // its server config needs besides its own key. Marks the node as serving
+  // OpenVPN, so sessions can be placed on it.
+  awaitable<Response> openvpnCertificate(Request& req) {
+    OpenVpnAuthority* authority = sessions.openvpn();
+    if (authority == nullptr) {
+      co_return errorResponse(core::failedPrecondition("OpenVPN is not enabled on this server"));
+    }
+    auto body = parseObject(req.body);
+    if (!body.ok()) co_return errorResponse(body.error());
+    auto csr = stringField(*body, "csr", true, 16 * 1024);
+    if (!csr.ok()) co_return errorResponse(csr.error());
+    auto node = store.nodes().get(req.user_id);
+    if (!node.ok()) co_return errorResponse(node.error());
+    auto material = authority->material();
+    if (!material.ok()) co_return errorResponse(material.error());
+    auto signed_cert = authority->signNode(*node, **csr);
+    if (!signed_cert.ok()) co_return errorResponse(signed_cert.error());
+    // One column only: a full update would race the heartbeat's status.
+    if (std::find(node->protocols.begin(), node->protocols.end(), "openvpn") ==
+        node->protocols.end()) {
+      auto st = store.nodes().addProtocol(node->id, "openvpn", clock.now());
+      if (!st.ok()) co_return errorResponse(st.error());
+      log.info("node serves OpenVPN", {{"node_id", node->id}});
+    }
+    co_return jsonResponse(200, Json{{"server_cert", signed_cert->cert_pem},
+                                     {"ca_cert", material->ca_pem},
+                                     {"tls_crypt_key", material->tls_crypt_key},
+                                     {"not_after", core::unixSeconds(signed_cert->not_after)},
+                                     {"port", node->openvpn_port}});
   }
 
   awaitable<Response> desiredState(Request& req) {
@@ -324,6 +397,10 @@ void NodeApi::addRoutes(http::Router& router) {
   router.add("POST", "/api/v1/node/sessions/report",
              impl->authenticated([impl](Request& req) -> awaitable<Response> {
                co_return co_await impl->report(req);
+             }));
+  router.add("POST", "/api/v1/node/openvpn/certificate",
+             impl->authenticated([impl](Request& req) -> awaitable<Response> {
+               co_return co_await impl->openvpnCertificate(req);
              }));
   router.add("GET", "/api/v1/node/desired-state",
              impl->authenticated([impl](Request& req) -> awaitable<Response> {

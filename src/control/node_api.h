@@ -20,13 +20,21 @@
 //     or drained it; node_status is the status the control plane holds.
 //
 //   POST /api/v1/node/sessions/report
-//     {"peers":[{"public_key","last_handshake","rx_bytes","tx_bytes"}]} -> 204
+//     {"peers":[{"public_key","last_handshake","rx_bytes","tx_bytes"}],
+//      "openvpn_sessions"?:[{"session_id","connected","rx_bytes","tx_bytes"}]} -> 204
 //     last_handshake is unix seconds (0 = never); rx/tx count since the peer
-//     was added on the node. Peers the node does not own are ignored.
+//     was added on the node (for OpenVPN: over all the session's connections
+//     since the node started). Sessions the node does not own are ignored.
+//
+//   POST /api/v1/node/openvpn/certificate {"csr"}
+//     -> 200 {"server_cert","ca_cert","tls_crypt_key","not_after","port"}
+//     Signs the node's CSR (CN = node id; the CA key stays here) and marks
+//     the node as serving OpenVPN. 409 when OpenVPN is not enabled.
 //
 //   GET /api/v1/node/desired-state?version=N&wait=S
 //     -> 200 {"version","peers":[{"session_id","public_key",
-//        "allowed_ips":["10.8.0.5/32","fd00::5/128"]}]}
+//        "allowed_ips":["10.8.0.5/32","fd00::5/128"]}],
+//        "openvpn_clients":[{"session_id","credential_hash","tunnel_ip","tunnel_ipv6"}]}
 //     At once when the node's peer_version differs from N (or N is absent);
 //     otherwise after the set changes or S seconds (at most 60), whichever
 //     comes first.

@@ -202,7 +202,8 @@ TEST_F(NodeApiTest, DesiredStateAnswersAtOnceWhenTheVersionDiffers) {
   const auto cred = enroll(crypto::generateX25519KeyPair().public_key);
   auto r = call("GET", "/api/v1/node/desired-state", nullptr, cred);
   ASSERT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, (Json{{"version", 0}, {"peers", Json::array()}}));
+  EXPECT_EQ(r.body,
+            (Json{{"version", 0}, {"peers", Json::array()}, {"openvpn_clients", Json::array()}}));
   // A wrong version answers at once even with a long wait.
   r = call("GET", "/api/v1/node/desired-state?version=99&wait=60", nullptr, cred);
   EXPECT_EQ(r.body["version"], 0);
@@ -282,6 +283,44 @@ TEST_F(NodeApiTest, ShutdownReleasesParkedLongPolls) {
   auto r = poll.get();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body["version"], 0);
+}
+
+TEST_F(NodeApiTest, OpenVpnCertificateNeedsOpenVpnAndOpenVpnReportsAreValidated) {
+  const auto cred = enroll(crypto::generateX25519KeyPair().public_key);
+  // This control plane runs without an OpenVPN authority.
+  auto r = call("POST", "/api/v1/node/openvpn/certificate", Json{{"csr", "x"}}, cred);
+  EXPECT_EQ(r.status, 409) << r.body.dump();
+  EXPECT_EQ(call("POST", "/api/v1/node/openvpn/certificate", Json{{"csr", "x"}}).status, 401);
+
+  const std::string path = "/api/v1/node/sessions/report";
+  r = call("POST", path, Json{{"peers", Json::array()}, {"openvpn_sessions", 5}}, cred);
+  EXPECT_EQ(r.status, 422);
+  r = call(
+      "POST", path,
+      Json{{"peers", Json::array()},
+           {"openvpn_sessions",
+            Json::array({Json{
+                {"session_id", "s"}, {"connected", "yes"}, {"rx_bytes", 1}, {"tx_bytes", 1}}})}},
+      cred);
+  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.body["error"]["field"], "openvpn_sessions[0].connected");
+  r = call(
+      "POST", path,
+      Json{{"peers", Json::array()},
+           {"openvpn_sessions",
+            Json::array({Json{
+                {"session_id", "s"}, {"connected", true}, {"rx_bytes", -1}, {"tx_bytes", 1}}})}},
+      cred);
+  EXPECT_EQ(r.status, 422);
+  // A session this node does not own is ignored, not an error.
+  r = call("POST", path,
+           Json{{"peers", Json::array()},
+                {"openvpn_sessions", Json::array({Json{{"session_id", "not-mine"},
+                                                       {"connected", true},
+                                                       {"rx_bytes", 1},
+                                                       {"tx_bytes", 1}}})}},
+           cred);
+  EXPECT_EQ(r.status, 204);
 }
 
 }  // namespace

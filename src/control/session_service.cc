@@ -2,8 +2,11 @@
 
 #include <set>
 
+#include "control/openvpn_authority.h"
 #include "core/ids.h"
+#include "crypto/encoding.h"
 #include "crypto/x25519.h"
+#include "openvpn/server_config.h"
 
 namespace aureo::control {
 namespace {
@@ -60,6 +63,18 @@ Result<std::string> allocateWithRetry(store::IpAllocationRepository& ips, const 
   }
 }
 
+// The part of a node's tunnel prefix a protocol's sessions get addresses
+// from (see openvpn::wireguardHalf). WireGuard falls back to the whole
+// prefix when it is too small to split; OpenVPN then has no room.
+Result<std::string> sessionPrefix(const std::string& node_cidr, bool is_openvpn) {
+  auto cidr = core::Cidr::parse(node_cidr);
+  if (!cidr) return core::internalError("node has a malformed tunnel prefix " + node_cidr);
+  auto half = is_openvpn ? openvpn::openvpnHalf(*cidr) : openvpn::wireguardHalf(*cidr);
+  if (half.ok()) return half->toString();
+  if (!is_openvpn) return node_cidr;
+  return core::unavailable("the node's tunnel prefix " + node_cidr + " is too small for OpenVPN");
+}
+
 }  // namespace
 
 std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
@@ -88,13 +103,14 @@ core::SystemTime usagePeriodStart(core::SystemTime t) {
 
 SessionService::SessionService(store::Store& store, const core::Clock& clock,
                                const core::Logger& log, SessionPolicy policy,
-                               PeerChangeListener on_change)
+                               PeerChangeListener on_change, OpenVpnAuthority* openvpn)
     : store_(store),
       clock_(clock),
       log_(log),
       policy_(std::move(policy)),
       on_change_(std::move(on_change)),
-      selector_(store.nodes()) {}
+      selector_(store.nodes()),
+      openvpn_(openvpn) {}
 
 int64_t SessionService::deviceLimit(const std::string& tier) const {
   auto it = policy_.device_limits.find(tier);
@@ -138,16 +154,41 @@ Result<store::VpnNode> SessionService::chooseNode(const CreateSessionRequest& re
   return node;
 }
 
+Result<std::string> SessionService::openvpnProfile(const store::Session& session,
+                                                   const store::VpnNode& node,
+                                                   const std::string& credential) {
+  AUREO_ASSIGN_OR_RETURN(auto material, openvpn_->material());
+  openvpn::ClientProfile p;
+  p.name = "Aureo VPN " + node.name + " (" + node.country + ")";
+  const std::string host = node.hostname.empty() ? node.public_ip : node.hostname;
+  p.remotes.push_back({host, static_cast<uint16_t>(node.openvpn_port), openvpn::Transport::kUdp});
+  p.ca_pem = material.ca_pem;
+  p.tls_crypt_key = material.tls_crypt_key;
+  p.server_common_name = OpenVpnAuthority::serverName(node);
+  p.inline_credentials = openvpn::ClientCredentials{session.id, credential};
+  return openvpn::renderClientProfile(p);
+}
+
 Result<CreatedSession> SessionService::create(const CreateSessionRequest& request) {
-  if (request.protocol == "openvpn") {
-    return fieldError("protocol", "openvpn sessions are not yet supported; use wireguard");
-  }
-  if (request.protocol != "wireguard") {
+  const bool is_openvpn = request.protocol == "openvpn";
+  if (request.protocol != "wireguard" && !is_openvpn) {
     return fieldError("protocol", "protocol must be wireguard or openvpn");
+  }
+  if (is_openvpn && openvpn_ == nullptr) {
+    return fieldError("protocol", "openvpn is not enabled on this server; use wireguard");
+  }
+  if (is_openvpn && !request.client_public_key.empty()) {
+    return fieldError("client_public_key", "client_public_key is for wireguard sessions only");
+  }
+  if (is_openvpn) {
+    // Before anything is written: a CA that cannot be opened fails here.
+    if (auto m = openvpn_->material(); !m.ok()) return m.error();
   }
   CreatedSession out;
   std::string public_key = request.client_public_key;
-  if (public_key.empty()) {
+  if (is_openvpn) {
+    // No key: the client logs in with the session id and a credential.
+  } else if (public_key.empty()) {
     auto pair = crypto::generateX25519KeyPair();
     out.private_key = std::move(pair.private_key);
     public_key = std::move(pair.public_key);
@@ -170,6 +211,7 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
   // session only. The same user reconnecting with the same key replaces
   // the old session; anyone else's key is refused.
   AUREO_ASSIGN_OR_RETURN(auto open_on_node, store_.sessions().listActiveForNode(out.node.id));
+  if (is_openvpn) open_on_node.clear();  // no key to be unique
   bool replaced = false;
   for (const auto& s : open_on_node) {
     if (s.client_public_key != public_key) continue;
@@ -192,6 +234,11 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
   s.client_public_key = public_key;
   s.client_ip = request.client_ip;
   s.created_at = now;
+  std::string credential;
+  if (is_openvpn) {
+    credential = crypto::randomToken(32);
+    s.credential_hash = crypto::sha256Hex(credential);
+  }
   const int64_t limit = deviceLimit(user->subscription_tier);
   if (auto st = store_.sessions().createWithinLimit(s, limit); !st.ok()) {
     if (replaced) peersChanged(out.node.id);
@@ -216,19 +263,33 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     }
     return e;
   };
-  auto v4 = allocateWithRetry(store_.ipAllocations(), s, out.node.tunnel_ipv4_cidr, now);
+  auto v4_prefix = sessionPrefix(out.node.tunnel_ipv4_cidr, is_openvpn);
+  if (!v4_prefix.ok()) return fail(v4_prefix.error());
+  auto v4 = allocateWithRetry(store_.ipAllocations(), s, *v4_prefix, now);
   if (!v4.ok()) return fail(v4.error());
   s.tunnel_ip = *v4;
   if (!out.node.tunnel_ipv6_cidr.empty()) {
-    auto v6 = allocateWithRetry(store_.ipAllocations(), s, out.node.tunnel_ipv6_cidr, now);
-    if (!v6.ok()) return fail(v6.error());
-    s.tunnel_ipv6 = *v6;
+    // A v6 prefix too small to share leaves OpenVPN clients IPv4 only.
+    auto v6_prefix = sessionPrefix(out.node.tunnel_ipv6_cidr, is_openvpn);
+    if (v6_prefix.ok()) {
+      auto v6 = allocateWithRetry(store_.ipAllocations(), s, *v6_prefix, now);
+      if (!v6.ok()) return fail(v6.error());
+      s.tunnel_ipv6 = *v6;
+    }
+  }
+  if (is_openvpn) {
+    auto profile = openvpnProfile(s, out.node, credential);
+    if (!profile.ok()) return fail(profile.error());
+    out.config = std::move(*profile);
+  } else {
+    out.config = wgQuickConfig(s, out.node, out.private_key);
   }
   if (auto st = store_.sessions().update(s); !st.ok()) return fail(st.error());
   out.peer_version = peersChanged(out.node.id);
-  out.config = wgQuickConfig(s, out.node, out.private_key);
-  log_.info("session created",
-            {{"session_id", s.id}, {"user_id", s.user_id}, {"node_id", s.node_id}});
+  log_.info("session created", {{"session_id", s.id},
+                                {"user_id", s.user_id},
+                                {"node_id", s.node_id},
+                                {"protocol", s.protocol}});
   return out;
 }
 
@@ -292,10 +353,18 @@ Result<int64_t> SessionService::expireIdle() {
 }
 
 Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
-                                                  const std::vector<PeerReport>& peers) {
+                                                  const std::vector<PeerReport>& peers,
+                                                  const std::vector<OpenVpnReport>& openvpn) {
   AUREO_ASSIGN_OR_RETURN(auto open, store_.sessions().listActiveForNode(node_id));
   std::map<std::string, const store::Session*> by_key;
-  for (const auto& s : open) by_key[s.client_public_key] = &s;
+  std::map<std::string, const store::Session*> openvpn_by_id;
+  for (const auto& s : open) {
+    if (s.protocol == "openvpn") {
+      openvpn_by_id[s.id] = &s;
+    } else {
+      by_key[s.client_public_key] = &s;
+    }
+  }
   const auto now = clock_.now();
   const auto period = usagePeriodStart(now);
   ReportOutcome out;
@@ -315,6 +384,24 @@ Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
     ++out.accounted;
     if (r.became_connected) ++out.connected;
   }
+  for (const auto& o : openvpn) {
+    auto it = openvpn_by_id.find(o.session_id);
+    if (it == openvpn_by_id.end()) {
+      ++out.unknown;
+      continue;
+    }
+    store::PeerCounters c;
+    // OpenVPN has no handshake time to report: a client connected now is as
+    // fresh as a WireGuard handshake now, which keeps the idle timeout fair.
+    if (o.connected) c.last_handshake = now;
+    c.rx_bytes = o.rx_bytes;
+    c.tx_bytes = o.tx_bytes;
+    AUREO_ASSIGN_OR_RETURN(auto r,
+                           store_.sessions().account(it->second->id, node_id, c, period, now));
+    if (!r.applied) continue;
+    ++out.accounted;
+    if (r.became_connected) ++out.connected;
+  }
   if (out.unknown > 0) {
     log_.warn("node reported peers it does not own; ignored",
               {{"node_id", node_id}, {"peers", out.unknown}});
@@ -328,7 +415,13 @@ Result<DesiredState> SessionService::desiredState(const std::string& node_id) {
   out.version = node.peer_version;
   AUREO_ASSIGN_OR_RETURN(auto open, store_.sessions().listActiveForNode(node_id));
   for (const auto& s : open) {
-    if (s.protocol != "wireguard" || s.client_public_key.empty() || s.tunnel_ip.empty()) continue;
+    if (s.tunnel_ip.empty()) continue;
+    if (s.protocol == "openvpn") {
+      if (s.credential_hash.empty()) continue;
+      out.openvpn_clients.push_back({s.id, s.credential_hash, s.tunnel_ip, s.tunnel_ipv6});
+      continue;
+    }
+    if (s.protocol != "wireguard" || s.client_public_key.empty()) continue;
     out.peers.push_back({s.id, s.client_public_key, allowedIps(s)});
   }
   return out;

@@ -49,7 +49,9 @@ struct CreatedSession {
   store::Session session;
   store::VpnNode node;
   std::string private_key;  // only when generated here; never stored
-  std::string config;       // wg-quick text
+  // wg-quick text, or for OpenVPN a self-contained .ovpn profile that
+  // carries the session credential inline (shown once; only its hash is kept).
+  std::string config;
   // The node's peer_version that includes this session; the peer is live on
   // the node once its applied_peer_version reaches it. 0 if unknown.
   int64_t peer_version = 0;
@@ -60,6 +62,15 @@ struct PeerReport {
   int64_t last_handshake = 0;  // unix seconds, 0 = never
   int64_t rx_bytes = 0;
   int64_t tx_bytes = 0;
+};
+
+// One OpenVPN session as the node's supervisor sees it. Counters cover
+// every connection of the session since the node (re)started.
+struct OpenVpnReport {
+  std::string session_id;
+  bool connected = false;
+  int64_t rx_bytes = 0;  // from the client
+  int64_t tx_bytes = 0;  // to the client
 };
 
 struct ReportOutcome {
@@ -74,9 +85,19 @@ struct DesiredPeer {
   std::vector<std::string> allowed_ips;  // "10.8.0.5/32", "fd00::5/128"
 };
 
+// An OpenVPN session a node must let in: the client logs in with the
+// session id as username and the credential whose SHA-256 is given.
+struct DesiredOpenVpnClient {
+  std::string session_id;
+  std::string credential_hash;  // sha256 hex
+  std::string tunnel_ip;        // pushed to the client
+  std::string tunnel_ipv6;      // empty: none
+};
+
 struct DesiredState {
   int64_t version = 0;
   std::vector<DesiredPeer> peers;
+  std::vector<DesiredOpenVpnClient> openvpn_clients;
 };
 
 // The wg-quick file for a session. private_key may be empty (the client
@@ -87,15 +108,19 @@ std::string wgQuickConfig(const store::Session& session, const store::VpnNode& n
 // The first instant of the accounting period (calendar month, UTC) holding t.
 core::SystemTime usagePeriodStart(core::SystemTime t);
 
+class OpenVpnAuthority;
+
 class SessionService {
  public:
   using PeerChangeListener = std::function<void(const std::string& node_id)>;
 
+  // Without an OpenVpnAuthority, openvpn sessions are refused.
   SessionService(store::Store& store, const core::Clock& clock, const core::Logger& log,
-                 SessionPolicy policy, PeerChangeListener on_change = {});
+                 SessionPolicy policy, PeerChangeListener on_change = {},
+                 OpenVpnAuthority* openvpn = nullptr);
 
-  // Errors: invalid input -> kInvalidArgument with field (422), openvpn ->
-  // kInvalidArgument "not yet supported" (422), unknown user ->
+  // Errors: invalid input -> kInvalidArgument with field (422), openvpn
+  // without an authority -> kInvalidArgument "not supported" (422), unknown user ->
   // kUnauthenticated, disabled account -> kPermissionDenied (403), device
   // limit -> kFailedPrecondition (409), chosen node unknown -> kNotFound,
   // chosen node not accepting sessions -> kFailedPrecondition (409), no node
@@ -116,8 +141,11 @@ class SessionService {
 
   // Applies a node's session report. Peers that are not open sessions of
   // this node are counted and ignored: a node cannot account for others.
+  // OpenVPN sessions are reported by id; a connected one counts as a
+  // handshake at the time of the report.
   core::Result<ReportOutcome> applyReport(const std::string& node_id,
-                                          const std::vector<PeerReport>& peers);
+                                          const std::vector<PeerReport>& peers,
+                                          const std::vector<OpenVpnReport>& openvpn = {});
 
   // The node's desired peer set. The version is read before the sessions,
   // so a node never believes it has a version whose peers it did not get.
@@ -125,8 +153,13 @@ class SessionService {
 
   core::Result<store::VpnNode> bestNode(const NodeQuery& query) { return selector_.best(query); }
   [[nodiscard]] int64_t deviceLimit(const std::string& tier) const;
+  // Null when OpenVPN is not configured.
+  [[nodiscard]] OpenVpnAuthority* openvpn() const { return openvpn_; }
 
  private:
+  core::Result<std::string> openvpnProfile(const store::Session& session,
+                                           const store::VpnNode& node,
+                                           const std::string& credential);
   core::Result<store::VpnNode> chooseNode(const CreateSessionRequest& request);
   // Bumps the node's peer version and wakes its long-poll; returns the new
   // version (0 if it could not be bumped).
@@ -138,6 +171,7 @@ class SessionService {
   SessionPolicy policy_;
   PeerChangeListener on_change_;
   NodeSelector selector_;
+  OpenVpnAuthority* openvpn_ = nullptr;
 };
 
 }  // namespace aureo::control

@@ -108,7 +108,7 @@ TEST_F(SessionServiceTest, AClientKeyIsCheckedAndNoPrivateKeyIsReturned) {
   EXPECT_EQ(service_.create(other).error().code, Code::kAlreadyExists);
 }
 
-TEST_F(SessionServiceTest, OpenVpnIsAcceptedAsAValueButNotYetSupported) {
+TEST_F(SessionServiceTest, OpenVpnIsRefusedWhenTheServerHasNoOpenVpnAuthority) {
   const auto user = store_.addUser("eve");
   store_.addNode("n");
   auto r = request(user);
@@ -116,7 +116,7 @@ TEST_F(SessionServiceTest, OpenVpnIsAcceptedAsAValueButNotYetSupported) {
   auto e = service_.create(r);
   EXPECT_EQ(e.error().code, Code::kInvalidArgument);
   EXPECT_EQ(e.error().field, "protocol");
-  EXPECT_NE(e.error().message.find("not yet supported"), std::string::npos);
+  EXPECT_NE(e.error().message.find("not enabled"), std::string::npos);
   r.protocol = "ipsec";
   EXPECT_EQ(service_.create(r).error().field, "protocol");
 }

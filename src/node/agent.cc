@@ -179,6 +179,14 @@ core::Status Agent::start(const std::stop_token& stop) {
     }
   }
   if (registry_ != nullptr) metrics_ = std::make_unique<NodeMetrics>(*registry_);
+  if (options_.openvpn.enabled) {
+    openvpn_ = std::make_unique<OpenVpnServer>(options_.openvpn, state_, control_, clock_, log_);
+    if (auto st = openvpn_->start(node_id_, settings_); !st.ok()) {
+      // WireGuard still works; say plainly why OpenVPN does not.
+      log_.warn("OpenVPN disabled on this node", {{"error", st.error().message}});
+      openvpn_.reset();
+    }
+  }
 
   log_.info("node up", {{"node_id", node_id_},
                         {"interface", options_.interface_name},
@@ -236,6 +244,7 @@ void Agent::pollLoop(const std::stop_token& stop) {
     const auto r = reconcilePeers(device_->device(), *state, ro);
     totals_->retired_rx += r.removed_rx_bytes;
     totals_->retired_tx += r.removed_tx_bytes;
+    if (openvpn_) openvpn_->applyDesired(state->openvpn_clients);
     if (r.changed() || r.invalid > 0 || r.failed > 0 || !version) {
       log_.info("peers reconciled", {{"version", state->version},
                                      {"peers", device_->device().peerCount()},
@@ -280,6 +289,13 @@ bool Agent::sendHeartbeat() {
   // The node's view: it sends what its peers receive and vice versa.
   hb.bytes_sent = static_cast<int64_t>(s.tx + totals_->retired_tx.load());
   hb.bytes_received = static_cast<int64_t>(s.rx + totals_->retired_rx.load());
+  if (openvpn_) {
+    const auto o = openvpn_->totals();
+    hb.openvpn_connections = o.connections;
+    hb.connections += o.connections;
+    hb.bytes_sent += static_cast<int64_t>(o.tx_bytes);
+    hb.bytes_received += static_cast<int64_t>(o.rx_bytes);
+  }
   auto reply = control_.heartbeat(hb);
   if (!reply.ok()) {
     markControl(false, &reply.error(), "heartbeat");
@@ -292,7 +308,9 @@ bool Agent::sendHeartbeat() {
 
 bool Agent::sendReport() {
   Snapshot s = snapshotOf(device_->device(), clock_.now(), options_.connection_window);
-  auto st = control_.report(s.reports);
+  std::vector<OpenVpnSessionReport> openvpn;
+  if (openvpn_) openvpn = openvpn_->report();
+  auto st = control_.report(s.reports, openvpn);
   if (!st.ok()) {
     markControl(false, &st.error(), "sessions/report");
     return false;
@@ -302,9 +320,12 @@ bool Agent::sendReport() {
 }
 
 void Agent::sampleMetrics() {
-  const Snapshot s = snapshotOf(device_->device(), clock_.now(), options_.connection_window);
-  const uint64_t tx = s.tx + totals_->retired_tx.load();
-  const uint64_t rx = s.rx + totals_->retired_rx.load();
+  Snapshot s = snapshotOf(device_->device(), clock_.now(), options_.connection_window);
+  OpenVpnTotals o;
+  if (openvpn_) o = openvpn_->totals();
+  s.connections += o.connections;
+  const uint64_t tx = s.tx + totals_->retired_tx.load() + o.tx_bytes;
+  const uint64_t rx = s.rx + totals_->retired_rx.load() + o.rx_bytes;
   double cpu = 0;
   double throughput = 0;
   {
@@ -326,6 +347,7 @@ void Agent::sampleMetrics() {
   if (!metrics_) return;
   NodeSample sample;
   sample.connections = s.connections;
+  sample.openvpn_connections = o.connections;
   sample.peers = s.peers;
   sample.cpu_usage = cpu;
   sample.bytes_sent = tx;
@@ -367,6 +389,7 @@ void Agent::metricsLoop(const std::stop_token& stop) {
 
 void Agent::drain(const std::stop_token& stop) {
   if (!device_ || draining_.exchange(true)) return;
+  if (openvpn_) openvpn_->setAcceptNew(false);
   log_.info("draining", {{"wait_s", options_.drain_wait.count()}});
   sendHeartbeat();
   if (options_.drain_wait.count() > 0) sleepFor(stop, options_.drain_wait);
@@ -377,7 +400,8 @@ void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& t : loops_) t.request_stop();
-  loops_.clear();  // joins; the long-poll is cancelled by its stop token
+  loops_.clear();    // joins; the long-poll is cancelled by its stop token
+  openvpn_.reset();  // stops the daemon before the network goes
   uapi_.reset();
   device_.reset();  // the kernel removes the interface with its last queue
   if (network_) network_->tearDown();

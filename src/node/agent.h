@@ -10,6 +10,8 @@
 //   report     every report interval (per peer: last handshake, rx/tx)
 //   metrics    every metrics interval, into the registry given
 //   drain   heartbeat `draining`, no new peers, a final report
+//   openvpn the stock daemon under a supervisor, its clients decided by the
+//           same desired state (openvpn_server.h)
 //   stop    loops stopped; interface, NAT table and sysctls removed
 #pragma once
 
@@ -29,6 +31,7 @@
 #include "core/log.h"
 #include "core/result.h"
 #include "node/control_client.h"
+#include "node/openvpn_server.h"
 #include "node/state.h"
 
 namespace prometheus {
@@ -65,6 +68,8 @@ struct AgentOptions {
   // For the load score computed here when control does not send one.
   int64_t max_connections = 1000;
   double link_bytes_per_second = 125'000'000;
+  // The OpenVPN server next to the engine (see openvpn_server.h).
+  OpenVpnServerOptions openvpn;
 };
 
 class Agent {
@@ -126,6 +131,7 @@ class Agent {
   std::unique_ptr<wireguard::UapiServer> uapi_;
   std::unique_ptr<NodeNetwork> network_;
   std::unique_ptr<NodeMetrics> metrics_;
+  std::unique_ptr<OpenVpnServer> openvpn_;
   std::unique_ptr<Totals> totals_;
 
   std::atomic<bool> draining_{false};

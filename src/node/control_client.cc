@@ -111,7 +111,8 @@ core::Result<HeartbeatReply> ControlClient::heartbeat(const Heartbeat& hb) {
                   {"cpu_usage", std::clamp(hb.cpu_usage, 0.0, 100.0)},
                   {"connections", hb.connections},
                   {"bytes_sent", hb.bytes_sent},
-                  {"bytes_received", hb.bytes_received}};
+                  {"bytes_received", hb.bytes_received},
+                  {"openvpn_connections", hb.openvpn_connections}};
   auto resp = call(client_, "POST", "/api/v1/node/heartbeat", body.dump());
   if (!resp.ok()) return resp.error();
   if (resp->status != 200) return statusError(*resp, "heartbeat refused");
@@ -125,7 +126,8 @@ core::Result<HeartbeatReply> ControlClient::heartbeat(const Heartbeat& hb) {
   return reply;
 }
 
-core::Status ControlClient::report(const std::vector<PeerReport>& peers) {
+core::Status ControlClient::report(const std::vector<PeerReport>& peers,
+                                   const std::vector<OpenVpnSessionReport>& openvpn) {
   Json list = Json::array();
   for (const auto& p : peers) {
     list.push_back({{"public_key", p.public_key},
@@ -133,10 +135,37 @@ core::Status ControlClient::report(const std::vector<PeerReport>& peers) {
                     {"rx_bytes", p.rx_bytes},
                     {"tx_bytes", p.tx_bytes}});
   }
-  auto resp = call(client_, "POST", "/api/v1/node/sessions/report", Json{{"peers", list}}.dump());
+  Json body{{"peers", std::move(list)}};
+  if (!openvpn.empty()) {
+    Json ov = Json::array();
+    for (const auto& o : openvpn) {
+      ov.push_back({{"session_id", o.session_id},
+                    {"connected", o.connected},
+                    {"rx_bytes", o.rx_bytes},
+                    {"tx_bytes", o.tx_bytes}});
+    }
+    body["openvpn_sessions"] = std::move(ov);
+  }
+  auto resp = call(client_, "POST", "/api/v1/node/sessions/report", body.dump());
   if (!resp.ok()) return resp.error();
   if (resp->status != 204 && resp->status != 200) return statusError(*resp, "report refused");
   return core::okStatus();
+}
+
+core::Result<OpenVpnCertificate> ControlClient::openvpnCertificate(const std::string& csr_pem) {
+  auto resp =
+      call(client_, "POST", "/api/v1/node/openvpn/certificate", Json{{"csr", csr_pem}}.dump());
+  if (!resp.ok()) return resp.error();
+  if (resp->status != 200) return statusError(*resp, "OpenVPN certificate refused");
+  auto j = Json::parse(resp->body, nullptr, false);
+  OpenVpnCertificate c;
+  if (!j.is_object() || !readField(j, "server_cert", &c.server_cert) ||
+      !readField(j, "ca_cert", &c.ca_cert) || !readField(j, "tls_crypt_key", &c.tls_crypt_key) ||
+      !readField(j, "not_after", &c.not_after)) {
+    return badAnswer("OpenVPN certificate answer");
+  }
+  readField(j, "port", &c.port);
+  return c;
 }
 
 core::Result<DesiredState> ControlClient::desiredState(std::optional<int64_t> version,
@@ -168,6 +197,18 @@ core::Result<DesiredState> ControlClient::desiredState(std::optional<int64_t> ve
       peer.allowed_ips.push_back(ip.get<std::string>());
     }
     state.peers.push_back(std::move(peer));
+  }
+  if (auto it = j.find("openvpn_clients"); it != j.end() && it->is_array()) {
+    for (const auto& c : *it) {
+      DesiredOpenVpnClient client;
+      if (!c.is_object() || !readField(c, "session_id", &client.session_id) ||
+          !readField(c, "credential_hash", &client.credential_hash) ||
+          !readField(c, "tunnel_ip", &client.tunnel_ip)) {
+        return badAnswer("desired OpenVPN client");
+      }
+      readField(c, "tunnel_ipv6", &client.tunnel_ipv6);
+      state.openvpn_clients.push_back(std::move(client));
+    }
   }
   return state;
 }

@@ -36,7 +36,8 @@ struct Enrollment {
 struct Heartbeat {
   std::string status = "online";  // online | draining
   double cpu_usage = 0;           // 0-100
-  int64_t connections = 0;
+  int64_t connections = 0;        // WireGuard and OpenVPN together
+  int64_t openvpn_connections = 0;
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
 };
@@ -59,9 +60,34 @@ struct DesiredPeer {
   std::vector<std::string> allowed_ips;  // "10.8.0.5/32"
 };
 
+// An OpenVPN session the node lets in (see control's node_api.h).
+struct DesiredOpenVpnClient {
+  std::string session_id;
+  std::string credential_hash;  // sha256 hex of the session credential
+  std::string tunnel_ip;
+  std::string tunnel_ipv6;
+};
+
 struct DesiredState {
   int64_t version = 0;
   std::vector<DesiredPeer> peers;
+  std::vector<DesiredOpenVpnClient> openvpn_clients{};
+};
+
+struct OpenVpnSessionReport {
+  std::string session_id;
+  bool connected = false;
+  int64_t rx_bytes = 0;  // over all the session's connections since the node started
+  int64_t tx_bytes = 0;
+};
+
+// What the node's OpenVPN server needs besides its own key.
+struct OpenVpnCertificate {
+  std::string server_cert;
+  std::string ca_cert;
+  std::string tls_crypt_key;  // secret
+  int64_t not_after = 0;      // unix seconds
+  int64_t port = 1194;
 };
 
 struct ControlClientOptions {
@@ -87,7 +113,10 @@ class ControlClient {
   void setCredential(std::string credential) { credential_ = std::move(credential); }
 
   core::Result<HeartbeatReply> heartbeat(const Heartbeat& heartbeat);
-  core::Status report(const std::vector<PeerReport>& peers);
+  core::Status report(const std::vector<PeerReport>& peers,
+                      const std::vector<OpenVpnSessionReport>& openvpn = {});
+  // Sends the node's CSR; control signs it with the deployment's CA.
+  core::Result<OpenVpnCertificate> openvpnCertificate(const std::string& csr_pem);
   // Without a version the answer comes at once. A stop on `stop` abandons
   // the wait with kCancelled.
   core::Result<DesiredState> desiredState(std::optional<int64_t> version, std::chrono::seconds wait,

@@ -19,13 +19,18 @@ prometheus::Family<prometheus::Gauge>& gauge(prometheus::Registry& r, const char
 
 NodeMetrics::NodeMetrics(prometheus::Registry& registry) {
   connections_ = &gauge(registry, "aureo_vpn_active_connections",
-                        "WireGuard peers with a handshake in the last 3 minutes")
+                        "WireGuard peers with a handshake in the last 3 minutes plus "
+                        "connected OpenVPN clients")
                       .Add({});
+  openvpn_connections_ =
+      &gauge(registry, "aureo_vpn_openvpn_connections", "OpenVPN clients connected to the node")
+           .Add({});
   peers_ =
       &gauge(registry, "aureo_vpn_node_peers", "WireGuard peers configured on the node").Add({});
   cpu_ = &gauge(registry, "aureo_vpn_node_cpu_usage", "Node CPU utilisation in percent").Add({});
   auto& transferred = gauge(registry, "aureo_vpn_data_transferred_bytes",
-                            "Bytes the node's WireGuard peers have moved since the node started");
+                            "Bytes the node's WireGuard peers and OpenVPN clients have moved since "
+                            "the node started");
   sent_ = &transferred.Add({{"direction", "sent"}});
   received_ = &transferred.Add({{"direction", "received"}});
   load_ = &gauge(registry, "aureo_vpn_node_load_score", "Node load score, 0-100").Add({});
@@ -44,6 +49,7 @@ NodeMetrics::NodeMetrics(prometheus::Registry& registry) {
 
 void NodeMetrics::update(const NodeSample& s, const wireguard::DropCounters& drops) {
   connections_->Set(static_cast<double>(s.connections));
+  openvpn_connections_->Set(static_cast<double>(s.openvpn_connections));
   peers_->Set(static_cast<double>(s.peers));
   cpu_->Set(s.cpu_usage);
   sent_->Set(static_cast<double>(s.bytes_sent));

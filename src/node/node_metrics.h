@@ -1,6 +1,8 @@
 // The node's Prometheus gauges (DESIGN.md section 11), refreshed from the
 // engine every metrics interval:
-//   aureo_vpn_active_connections        peers with a handshake in the window
+//   aureo_vpn_active_connections        peers with a handshake in the window,
+//                                       plus connected OpenVPN clients
+//   aureo_vpn_openvpn_connections       connected OpenVPN clients
 //   aureo_vpn_node_cpu_usage            percent, from /proc/stat
 //   aureo_vpn_data_transferred_bytes    {direction="sent"|"received"}
 //   aureo_vpn_node_load_score           0-100
@@ -24,6 +26,7 @@ namespace aureo::node {
 
 struct NodeSample {
   int64_t connections = 0;
+  int64_t openvpn_connections = 0;
   int64_t peers = 0;
   double cpu_usage = 0;
   uint64_t bytes_sent = 0;
@@ -40,6 +43,7 @@ class NodeMetrics {
 
  private:
   prometheus::Gauge* connections_ = nullptr;
+  prometheus::Gauge* openvpn_connections_ = nullptr;
   prometheus::Gauge* peers_ = nullptr;
   prometheus::Gauge* cpu_ = nullptr;
   prometheus::Gauge* sent_ = nullptr;

@@ -95,6 +95,20 @@ core::Result<StateDir> StateDir::open(std::string path) {
   return StateDir(std::move(path));
 }
 
+core::Result<std::optional<std::string>> StateDir::readPrivate(const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return core::invalidArgument("bad state file name " + name);
+  }
+  return readFile(path_ + "/" + name);
+}
+
+core::Status StateDir::writePrivate(const std::string& name, const std::string& content) const {
+  if (name.empty() || name.find('/') != std::string::npos) {
+    return core::invalidArgument("bad state file name " + name);
+  }
+  return writeFileAtomic(path_ + "/" + name, content);
+}
+
 core::Result<wireguard::PrivateKey> StateDir::loadOrCreatePrivateKey() const {
   const std::string file = path_ + "/wg.key";
   AUREO_ASSIGN_OR_RETURN(auto text, readFile(file));

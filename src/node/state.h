@@ -3,6 +3,7 @@
 //   wg.key      the WireGuard private key, base64; generated on first start
 //   node.json   node id, node credential and the settings control sent when
 //               the node enrolled
+//   openvpn-*   the OpenVPN server key, certificates, tls-crypt key, config
 #pragma once
 
 #include <optional>
@@ -26,6 +27,11 @@ class StateDir {
   // nullopt when the node has not enrolled yet.
   core::Result<std::optional<Enrollment>> loadEnrollment() const;
   core::Status saveEnrollment(const Enrollment& enrollment) const;
+
+  // A file in the directory by name (no '/'), owner-only. nullopt when absent.
+  core::Result<std::optional<std::string>> readPrivate(const std::string& name) const;
+  // Replaces the file atomically, mode 0600.
+  core::Status writePrivate(const std::string& name, const std::string& content) const;
 
   [[nodiscard]] const std::string& path() const { return path_; }
 

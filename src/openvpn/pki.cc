@@ -291,9 +291,12 @@ core::Result<CertificateAuthority> importCertificateAuthority(std::string_view c
   return ca;
 }
 
-core::Result<CertifiedKey> issueServerCertificate(const CertificateAuthority& ca,
-                                                  const ServerCertOptions& options,
-                                                  core::SystemTime now) {
+namespace {
+
+// Builds and signs a server certificate for `key` (only its public half is
+// used) under the CA.
+core::Result<X509Ptr> issueForKey(const CertificateAuthority& ca, const ServerCertOptions& options,
+                                  EVP_PKEY* key, core::SystemTime now) {
   AUREO_RETURN_IF_ERROR(validateCommonName(options.common_name));
   for (const auto& name : options.dns_names) AUREO_RETURN_IF_ERROR(validateDnsName(name));
   if (options.lifetime <= std::chrono::seconds{0}) {
@@ -301,9 +304,8 @@ core::Result<CertifiedKey> issueServerCertificate(const CertificateAuthority& ca
   }
   AUREO_ASSIGN_OR_RETURN(X509Ptr ca_cert, certFromPem(ca.identity.cert_pem));
   AUREO_ASSIGN_OR_RETURN(PkeyPtr ca_key, keyFromPem(ca.identity.key_pem));
-  AUREO_ASSIGN_OR_RETURN(PkeyPtr key, generateP256Key());
-  AUREO_ASSIGN_OR_RETURN(X509Ptr cert, newCertificate(options.common_name, ca_cert.get(), key.get(),
-                                                      now, options.lifetime));
+  AUREO_ASSIGN_OR_RETURN(
+      X509Ptr cert, newCertificate(options.common_name, ca_cert.get(), key, now, options.lifetime));
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, ca_cert.get(), cert.get(), nullptr, nullptr, 0);
@@ -330,11 +332,68 @@ core::Result<CertifiedKey> issueServerCertificate(const CertificateAuthority& ca
     AUREO_RETURN_IF_ERROR(addExtension(cert.get(), &ctx, NID_subject_alt_name, san.c_str()));
   }
   AUREO_RETURN_IF_ERROR(sign(cert.get(), ca_key.get()));
+  return cert;
+}
 
+using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
+
+core::Error badCsr(std::string message) {
+  ERR_clear_error();
+  return core::invalidArgument(std::move(message), "csr");
+}
+
+}  // namespace
+
+core::Result<CertifiedKey> issueServerCertificate(const CertificateAuthority& ca,
+                                                  const ServerCertOptions& options,
+                                                  core::SystemTime now) {
+  AUREO_ASSIGN_OR_RETURN(PkeyPtr key, generateP256Key());
+  AUREO_ASSIGN_OR_RETURN(X509Ptr cert, issueForKey(ca, options, key.get(), now));
   CertifiedKey out;
   AUREO_ASSIGN_OR_RETURN(out.cert_pem, certToPem(cert.get()));
   AUREO_ASSIGN_OR_RETURN(out.key_pem, keyToPem(key.get()));
   return out;
+}
+
+core::Result<ServerKeyRequest> createServerKeyRequest(std::string_view common_name) {
+  AUREO_RETURN_IF_ERROR(validateCommonName(common_name));
+  AUREO_ASSIGN_OR_RETURN(PkeyPtr key, generateP256Key());
+  ReqPtr req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), 0) != 1) return sslError("creating CSR");
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  AUREO_RETURN_IF_ERROR(setCommonName(name, common_name));
+  if (X509_REQ_set_pubkey(req.get(), key.get()) != 1 ||
+      X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) {
+    return sslError("signing CSR");
+  }
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) return sslError("writing CSR");
+  ServerKeyRequest out;
+  AUREO_ASSIGN_OR_RETURN(out.csr_pem, bioToString(bio.get()));
+  AUREO_ASSIGN_OR_RETURN(out.key_pem, keyToPem(key.get()));
+  return out;
+}
+
+core::Result<std::string> signServerRequest(const CertificateAuthority& ca,
+                                            std::string_view csr_pem,
+                                            const ServerCertOptions& options,
+                                            core::SystemTime now) {
+  if (csr_pem.empty() || csr_pem.size() > 16 * 1024) return badCsr("csr must be 1..16384 bytes");
+  BioPtr bio = readOnlyBio(csr_pem);
+  ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!req) return badCsr("csr is not a PEM certificate request");
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+  if (key == nullptr) return badCsr("csr carries no public key");
+  if (X509_REQ_verify(req.get(), key) != 1) return badCsr("csr signature does not verify");
+  char group[64] = {};
+  size_t group_len = 0;
+  if (!EVP_PKEY_is_a(key, "EC") ||
+      EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof group, &group_len) != 1 ||
+      std::string_view(group, group_len) != "prime256v1") {
+    return badCsr("csr key must be EC P-256");
+  }
+  AUREO_ASSIGN_OR_RETURN(X509Ptr cert, issueForKey(ca, options, key, now));
+  return certToPem(cert.get());
 }
 
 core::Result<CertificateInfo> inspectCertificate(std::string_view cert_pem) {

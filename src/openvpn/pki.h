@@ -71,6 +71,26 @@ core::Result<CertifiedKey> issueServerCertificate(const CertificateAuthority& ca
                                                   const ServerCertOptions& options,
                                                   core::SystemTime now);
 
+// A server key made where it will be used (the node) and the certificate
+// signing request for it: only the CSR travels, the key stays put.
+struct ServerKeyRequest {
+  std::string key_pem;  // PKCS#8, unencrypted
+  std::string csr_pem;
+};
+
+// A fresh P-256 key and a CSR for it signed by that key, with `common_name`
+// as its subject.
+core::Result<ServerKeyRequest> createServerKeyRequest(std::string_view common_name);
+
+// Issues a server certificate (the same profile as issueServerCertificate)
+// for the public key in `csr_pem`. The CSR's self-signature must verify and
+// its key must be EC P-256; the subject and subjectAltNames come from
+// `options` only, never from the CSR, so a node cannot ask for a name it was
+// not given. kInvalidArgument (field "csr") for a bad request.
+core::Result<std::string> signServerRequest(const CertificateAuthority& ca,
+                                            std::string_view csr_pem,
+                                            const ServerCertOptions& options, core::SystemTime now);
+
 struct CertificateInfo {
   std::string subject_common_name;
   std::string issuer_common_name;

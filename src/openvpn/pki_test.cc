@@ -1,6 +1,8 @@
 #include "openvpn/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <set>
 #include <string>
@@ -203,6 +205,56 @@ TEST_F(PkiTest, SealedBlobOfOtherContentIsDataLoss) {
   auto opened = openCertificateAuthority(sealed, key, "openvpn-ca:dep1");
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.error().code, core::Code::kDataLoss);
+}
+
+// True when the PEM key is the private half of the PEM certificate's key.
+bool keyMatchesCertificate(const std::string& key_pem, const std::string& cert_pem) {
+  BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+  BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+  X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+  const bool match = key != nullptr && cert != nullptr && X509_check_private_key(cert, key) == 1;
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  BIO_free(kb);
+  BIO_free(cb);
+  return match;
+}
+
+TEST_F(PkiTest, CsrIsSignedForTheRequestKeyWithTheNamesTheCaChooses) {
+  auto request = createServerKeyRequest("whatever-the-node-asks");
+  ASSERT_TRUE(request.ok()) << request.error().toString();
+  EXPECT_NE(request->csr_pem.find("-----BEGIN CERTIFICATE REQUEST-----"), std::string::npos);
+  ServerCertOptions options;
+  options.common_name = "node-ams-2";
+  options.ip_addresses = {*core::IpAddress::parse("198.51.100.1")};
+  auto cert = signServerRequest(ca_, request->csr_pem, options, clock_.now());
+  ASSERT_TRUE(cert.ok()) << cert.error().toString();
+  EXPECT_TRUE(keyMatchesCertificate(request->key_pem, *cert));
+  EXPECT_TRUE(verifyServerCertificate(*cert, ca_.identity.cert_pem, clock_.now()).ok());
+  auto info = inspectCertificate(*cert);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->subject_common_name, "node-ams-2");
+  EXPECT_EQ(info->ip_addresses, std::vector<std::string>{"198.51.100.1"});
+  EXPECT_TRUE(info->has_server_auth_eku);
+  EXPECT_EQ(info->not_after, clock_.now() + kServerCertLifetime);
+}
+
+TEST_F(PkiTest, CsrWithABrokenSignatureOrNoCsrAtAllIsRefused) {
+  ServerCertOptions options;
+  options.common_name = "node-ams-2";
+  auto request = createServerKeyRequest("node");
+  ASSERT_TRUE(request.ok());
+  // Flip one character inside the base64 body: the self-signature breaks
+  // (or the DER does): either way no certificate.
+  std::string tampered = request->csr_pem;
+  const size_t at = tampered.find('\n') + 40;
+  tampered[at] = tampered[at] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(signServerRequest(ca_, tampered, options, clock_.now()).error().field, "csr");
+  EXPECT_EQ(signServerRequest(ca_, "", options, clock_.now()).error().field, "csr");
+  EXPECT_EQ(signServerRequest(ca_, ca_.identity.cert_pem, options, clock_.now()).error().field,
+            "csr");
+  EXPECT_FALSE(createServerKeyRequest("bad/name").ok());
 }
 
 TEST(TlsCryptKeyTest, GeneratedKeyHasOpenVpnStaticKeyFormat) {

@@ -151,7 +151,30 @@ core::Status validateServer(const ServerConfig& c) {
   return checkTlsCrypt(c.tls_crypt_key);
 }
 
+core::Status checkSplittable(const core::Cidr& prefix) {
+  const int longest = prefix.address().isV4() ? 28 : 111;
+  if (prefix.prefix() > longest) {
+    return bad("tunnel prefix " + prefix.toString() + " is too small to share with OpenVPN",
+               "tunnel_prefix");
+  }
+  return core::okStatus();
+}
+
 }  // namespace
+
+core::Result<core::Cidr> wireguardHalf(const core::Cidr& node_prefix) {
+  AUREO_RETURN_IF_ERROR(checkSplittable(node_prefix));
+  return core::Cidr(node_prefix.address(), node_prefix.prefix() + 1);
+}
+
+core::Result<core::Cidr> openvpnHalf(const core::Cidr& node_prefix) {
+  AUREO_RETURN_IF_ERROR(checkSplittable(node_prefix));
+  auto bytes = node_prefix.address().bytes();
+  const auto bit = static_cast<size_t>(node_prefix.prefix());
+  bytes[bit / 8] = static_cast<uint8_t>(bytes[bit / 8] | (0x80u >> (bit % 8)));
+  return core::Cidr(core::IpAddress::fromBytes(node_prefix.address().family(), bytes.data()),
+                    node_prefix.prefix() + 1);
+}
 
 core::Result<std::string> renderServerConfig(const ServerConfig& c) {
   AUREO_RETURN_IF_ERROR(validateServer(c));

@@ -26,6 +26,13 @@ inline constexpr const char* kDataCiphers = "AES-256-GCM:CHACHA20-POLY1305";
 // without PKCS#11 (and several mobile clients) cap them at 127 bytes.
 inline constexpr size_t kMaxCredentialLength = 127;
 
+// A node's tunnel prefix is shared by its two protocols: WireGuard sessions
+// take addresses from the lower half, the OpenVPN server and its clients
+// from the upper half (the server holds its first host address). kInvalidArgument
+// for a prefix too long to split (IPv4 longer than /28, IPv6 longer than /111).
+core::Result<core::Cidr> wireguardHalf(const core::Cidr& node_prefix);
+core::Result<core::Cidr> openvpnHalf(const core::Cidr& node_prefix);
+
 struct ServerConfig {
   Transport transport = Transport::kUdp;
   uint16_t port = 0;                              // 0: 1194 for UDP, 443 for TCP

@@ -254,5 +254,20 @@ TEST_F(ConfigTest, ClientProfileRejectsSplicedValues) {
   }
 }
 
+TEST(TunnelHalvesTest, WireGuardTakesTheLowerHalfAndOpenVpnTheUpper) {
+  const auto v4 = *core::Cidr::parse("10.8.0.0/16");
+  EXPECT_EQ(wireguardHalf(v4)->toString(), "10.8.0.0/17");
+  EXPECT_EQ(openvpnHalf(v4)->toString(), "10.8.128.0/17");
+  const auto odd = *core::Cidr::parse("10.9.0.0/27");
+  EXPECT_EQ(openvpnHalf(odd)->toString(), "10.9.0.16/28");
+  const auto v6 = *core::Cidr::parse("fd00:8::/64");
+  EXPECT_EQ(wireguardHalf(v6)->toString(), "fd00:8::/65");
+  EXPECT_EQ(openvpnHalf(v6)->toString(), "fd00:8:0:0:8000::/65");
+  // Too small to share: the caller decides (WireGuard keeps it whole).
+  EXPECT_EQ(openvpnHalf(*core::Cidr::parse("10.8.0.0/29")).error().code,
+            core::Code::kInvalidArgument);
+  EXPECT_FALSE(openvpnHalf(*core::Cidr::parse("fd00::/112")).ok());
+}
+
 }  // namespace
 }  // namespace aureo::openvpn

@@ -61,11 +61,14 @@ struct Session {
   std::string id;
   std::string user_id;
   std::string node_id;
-  std::string protocol = "wireguard";    // wireguard | openvpn
-  std::string tunnel_ip;                 // IPv4 address on the node's tunnel, without prefix
-  std::string tunnel_ipv6;               // empty when the node has no IPv6 tunnel prefix
-  std::string status = "pending";        // pending | connected | disconnected | failed
-  std::string client_public_key;         // WireGuard only
+  std::string protocol = "wireguard";  // wireguard | openvpn
+  std::string tunnel_ip;               // IPv4 address on the node's tunnel, without prefix
+  std::string tunnel_ipv6;             // empty when the node has no IPv6 tunnel prefix
+  std::string status = "pending";      // pending | connected | disconnected | failed
+  std::string client_public_key;       // WireGuard only
+  // OpenVPN only: SHA-256 hex of the session credential the client logs in
+  // with (the credential itself is shown once and never stored).
+  std::string credential_hash;
   std::optional<std::string> client_ip;  // erased when the session closes (no-logs)
   std::optional<SystemTime> connected_at;
   std::optional<SystemTime> disconnected_at;
@@ -153,6 +156,14 @@ struct Usage {
   int64_t bytes_sent = 0;
   int64_t bytes_received = 0;
   SystemTime updated_at{};
+};
+
+// A deployment-wide secret kept in the database, sealed by the caller
+// (e.g. the OpenVPN CA). Written once; never updated in place.
+struct StoredSecret {
+  std::string name;
+  std::string value;
+  SystemTime created_at{};
 };
 
 // What a node says in a heartbeat.

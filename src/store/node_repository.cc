@@ -329,6 +329,24 @@ class SqlNodeRepository final : public NodeRepository {
     });
   }
 
+  Status addProtocol(const std::string& id, const std::string& protocol, SystemTime now) override {
+    if (protocol.empty() || protocol.find(',') != std::string::npos) {
+      return core::invalidArgument("bad protocol name", "protocol");
+    }
+    return db_.run("nodes.add_protocol", [&](soci::session& sql) -> Status {
+      Query q(
+          "UPDATE vpn_nodes SET protocols = CASE WHEN (',' || protocols || ',') LIKE :pattern "
+          "THEN protocols WHEN protocols = '' THEN :protocol ELSE protocols || ',' || :protocol "
+          "END, updated_at = :now WHERE id = :id");
+      q.bindText("pattern", "%," + protocol + ",%")
+          .bindText("protocol", protocol)
+          .bindTime("now", now)
+          .bindText("id", id);
+      if (execute(sql, q) == 0) return core::notFound("node not found");
+      return core::okStatus();
+    });
+  }
+
   Status setStatus(const std::string& id, const std::string& status, SystemTime now) override {
     return db_.run("nodes.set_status", [&](soci::session& sql) -> Status {
       Query q(

@@ -13,7 +13,8 @@ namespace {
 constexpr std::string_view kSessionColumns =
     "id, user_id, node_id, protocol, tunnel_ip, status, client_public_key, client_ip, "
     "connected_at, disconnected_at, last_handshake, bytes_sent, bytes_received, "
-    "disconnect_reason, created_at, tunnel_ipv6, reported_rx_bytes, reported_tx_bytes";
+    "disconnect_reason, created_at, tunnel_ipv6, reported_rx_bytes, reported_tx_bytes, "
+    "credential_hash";
 
 constexpr std::string_view kOpenStatuses = "status IN ('pending', 'connected')";
 
@@ -26,6 +27,7 @@ struct SessionRow {
   long long created_at = 0;
   std::string tunnel_ipv6;
   long long reported_rx_bytes = 0, reported_tx_bytes = 0;
+  std::string credential_hash;
 
   void into(soci::statement& st) {
     for (std::string* s :
@@ -43,6 +45,7 @@ struct SessionRow {
     st.exchange(soci::into(tunnel_ipv6));
     st.exchange(soci::into(reported_rx_bytes));
     st.exchange(soci::into(reported_tx_bytes));
+    st.exchange(soci::into(credential_hash));
   }
 
   [[nodiscard]] Session toModel() const {
@@ -65,6 +68,7 @@ struct SessionRow {
     s.tunnel_ipv6 = tunnel_ipv6;
     s.reported_rx_bytes = reported_rx_bytes;
     s.reported_tx_bytes = reported_tx_bytes;
+    s.credential_hash = credential_hash;
     return s;
   }
 };
@@ -351,13 +355,14 @@ class SqlSessionRepository final : public SessionRepository {
             ") VALUES (:id, :user_id, :node_id, :protocol, :tunnel_ip, :status, "
             ":client_public_key, :client_ip, :connected_at, :disconnected_at, "
             ":last_handshake, :bytes_sent, :bytes_received, :disconnect_reason, :created_at, "
-            ":tunnel_ipv6, :reported_rx_bytes, :reported_tx_bytes)");
+            ":tunnel_ipv6, :reported_rx_bytes, :reported_tx_bytes, :credential_hash)");
     q.bindText("id", session.id)
         .bindText("user_id", session.user_id)
         .bindText("node_id", session.node_id)
         .bindTime("created_at", session.created_at)
         .bindInt("reported_rx_bytes", session.reported_rx_bytes)
-        .bindInt("reported_tx_bytes", session.reported_tx_bytes);
+        .bindInt("reported_tx_bytes", session.reported_tx_bytes)
+        .bindText("credential_hash", session.credential_hash);
     bindMutable(q, session);
     execute(sql, q);
   }

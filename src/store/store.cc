@@ -34,7 +34,8 @@ class SqlStore final : public Store {
         leases_(internal::makeLeaseRepository(*db_)),
         node_credentials_(internal::makeNodeCredentialRepository(*db_)),
         devices_(internal::makeDeviceRepository(*db_)),
-        usage_(internal::makeUsageRepository(*db_)) {}
+        usage_(internal::makeUsageRepository(*db_)),
+        secrets_(internal::makeSecretRepository(*db_)) {}
 
   UserRepository& users() override { return *users_; }
   NodeRepository& nodes() override { return *nodes_; }
@@ -47,6 +48,7 @@ class SqlStore final : public Store {
   NodeCredentialRepository& nodeCredentials() override { return *node_credentials_; }
   DeviceRepository& devices() override { return *devices_; }
   UsageRepository& usage() override { return *usage_; }
+  SecretRepository& secrets() override { return *secrets_; }
 
   Status ping() override {
     return db_->run("store.ping", [](soci::session& sql) -> Status {
@@ -84,6 +86,7 @@ class SqlStore final : public Store {
   std::unique_ptr<NodeCredentialRepository> node_credentials_;
   std::unique_ptr<DeviceRepository> devices_;
   std::unique_ptr<UsageRepository> usage_;
+  std::unique_ptr<SecretRepository> secrets_;
 };
 
 bool startsWith(std::string_view s, std::string_view prefix) {

@@ -74,6 +74,10 @@ class NodeRepository {
   virtual Result<std::vector<std::string>> markStaleOffline(SystemTime cutoff, SystemTime now) = 0;
   // Writes load_score only, so a concurrent admin edit is not overwritten.
   virtual Status setLoadScore(const std::string& id, double load_score) = 0;
+  // Adds one protocol to the node's list unless it is there, in one
+  // statement that touches no other column. kNotFound if absent.
+  virtual Status addProtocol(const std::string& id, const std::string& protocol,
+                             SystemTime now) = 0;
   // Sets the status (an admin's decision): drain_requested becomes true for
   // "draining" and false for anything else.
   virtual Status setStatus(const std::string& id, const std::string& status, SystemTime now) = 0;
@@ -253,6 +257,17 @@ class StatsRepository {
   virtual Result<Stats> collect() = 0;
 };
 
+// Deployment-wide secrets by name. Values are sealed by the caller.
+class SecretRepository {
+ public:
+  virtual ~SecretRepository() = default;
+  // kNotFound if absent.
+  virtual Result<StoredSecret> get(const std::string& name) = 0;
+  // Inserts the secret unless one with that name exists: kAlreadyExists
+  // then, so two processes creating it at once agree on the first one.
+  virtual Status insert(const StoredSecret& secret) = 0;
+};
+
 // Called after every statement: a short operation name, seconds taken, success.
 using QueryObserver = std::function<void(std::string_view op, double seconds, bool ok)>;
 
@@ -270,6 +285,7 @@ class Store {
   virtual NodeCredentialRepository& nodeCredentials() = 0;
   virtual DeviceRepository& devices() = 0;
   virtual UsageRepository& usage() = 0;
+  virtual SecretRepository& secrets() = 0;
   // A cheap round trip for readiness probes.
   virtual Status ping() = 0;
   // Applied migration versions, ascending.

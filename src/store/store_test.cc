@@ -622,6 +622,7 @@ TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
   s.last_handshake = at(kT0 + 20);
   s.bytes_sent = 1'000;
   s.bytes_received = 2'000;
+  s.credential_hash = std::string(64, 'c');
   addSession(s);
 
   auto got = store_->sessions().get("session-mia1");
@@ -639,7 +640,37 @@ TEST_P(StoreContractTest, SessionCreateThenGetReturnsEveryField) {
   EXPECT_EQ(got->bytes_sent, 1'000);
   EXPECT_EQ(got->bytes_received, 2'000);
   EXPECT_EQ(got->created_at, at(kT0));
+  EXPECT_EQ(got->credential_hash, std::string(64, 'c'));
   EXPECT_EQ(store_->sessions().get("nope").error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, NodeAddProtocolAppendsOnceAndTouchesNothingElse) {
+  VpnNode n = makeNode("p1");
+  n.protocols = {"wireguard"};
+  n.status = "online";
+  addNode(n);
+  ASSERT_TRUE(store_->nodes().addProtocol(n.id, "openvpn", at(kT0 + 5)).ok());
+  ASSERT_TRUE(store_->nodes().addProtocol(n.id, "openvpn", at(kT0 + 6)).ok());
+  auto got = store_->nodes().get(n.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->protocols, (std::vector<std::string>{"wireguard", "openvpn"}));
+  EXPECT_EQ(got->status, "online");
+  NodeFilter f;
+  f.protocol = "openvpn";
+  EXPECT_EQ(store_->nodes().list(f)->size(), 1u);
+  EXPECT_EQ(store_->nodes().addProtocol("nope", "openvpn", at(kT0)).error().code, Code::kNotFound);
+}
+
+TEST_P(StoreContractTest, SecretIsWrittenOnceAndReadBackByName) {
+  EXPECT_EQ(store_->secrets().get("openvpn.ca").error().code, Code::kNotFound);
+  ASSERT_TRUE(store_->secrets().insert({"openvpn.ca", "sealed-1", at(kT0)}).ok());
+  // A second writer loses and must read the first one's value.
+  EXPECT_EQ(store_->secrets().insert({"openvpn.ca", "sealed-2", at(kT0 + 1)}).error().code,
+            Code::kAlreadyExists);
+  auto got = store_->secrets().get("openvpn.ca");
+  ASSERT_TRUE(got.ok()) << got.error().toString();
+  EXPECT_EQ(got->value, "sealed-1");
+  EXPECT_EQ(got->created_at, at(kT0));
 }
 
 TEST_P(StoreContractTest, SessionOpenSessionsCannotShareATunnelIpOnOneNode) {

@@ -37,7 +37,9 @@ class Control:
         self.config_path = os.path.join(work_dir, f"{name}.toml")
         self.log_path = os.path.join(work_dir, f"{name}.log")
         with open(self.config_path, "w") as f:
+            # The gateway's data_dir: both must seal secrets with one master key.
             f.write(
+                f'data_dir = "{work_dir}"\n'
                 f'[database]\nurl = "{database_url(db_path)}"\n'
                 f'[control]\ninstance_id = "{name}"\n'
                 f'[leader]\nlease_period = "{FAST["lease"]}s"\n'

@@ -145,7 +145,8 @@ class SessionApiTest(unittest.TestCase):
         _, token = self.user()
         node = self.add_node(fresh_country())
         cases = [
-            ({"protocol": "openvpn", "node_id": node.node_id}, 422, "not yet supported"),
+            # A node that does not serve OpenVPN (it never asked for a certificate).
+            ({"protocol": "openvpn", "node_id": node.node_id}, 409, "not accepting"),
             ({"protocol": "ipsec"}, 422, "protocol"),
             ({"client_public_key": "abc"}, 422, "client_public_key"),
             ({"node_id": "not-a-uuid"}, 422, "node_id"),

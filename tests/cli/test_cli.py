@@ -355,7 +355,7 @@ class CliTest(CliTestBase):
         self.assertIn("PrivateKey = ", generated["config"])
         self.assertEqual(generated["node"]["name"], node_name)
 
-        # OpenVPN is not served yet: the API's own message, one line.
+        # This node does not serve OpenVPN: the API's own message, one line.
         self.fails(uh.run("config", "generate", "--protocol", "openvpn", "--node", node_name), 1)
         self.fails(uh.run("config", "generate", "--protocol", "openvpn", "--kill-switch"), 2)
 

@@ -168,7 +168,8 @@ class Lab:
         self.control_log = os.path.join(self.tmp, "control.log")
         self.control_config = os.path.join(self.tmp, "control.toml")
         with open(self.control_config, "w") as f:
-            f.write(f'[database]\nurl = "sqlite:{self.gw.db_path}"\n'
+            f.write(f'data_dir = "{self.gw.dir}"\n'
+                    f'[database]\nurl = "sqlite:{self.gw.db_path}"\n'
                     '[loops]\nhealth_interval = "1s"\nload_interval = "1s"\nstats_interval = "1s"\n'
                     '[nodes]\nheartbeat_interval = "1s"\nreport_interval = "1s"\n'
                     'long_poll_timeout = "20s"\nversion_poll_ms = 100\n')
@@ -205,7 +206,7 @@ class Lab:
         if "Aureo VPN control:" not in line:
             raise AssertionError("control did not start: " + self.tail(self.control_log))
 
-    def start_node(self, token=None):
+    def start_node(self, token=None, extra_env=None):
         args = ["ip", "netns", "exec", self.ns_node, NODE,
                 "--control", f"http://127.0.0.1:{CONTROL_PORT}",
                 "--state-dir", self.node_state, "--interface", self.node_if,
@@ -213,7 +214,8 @@ class Lab:
                 "--drain-wait", "1s", "--log-level", "debug"]
         if token:
             args += ["--enrollment-token", token]
-        env = dict(os.environ, AUREO_INTERVALS_METRICS="1s", AUREO_INTERVALS_REPORT="1s")
+        env = dict(os.environ, AUREO_INTERVALS_METRICS="1s", AUREO_INTERVALS_REPORT="1s",
+                   **(extra_env or {}))
         self.node = self.spawn(args, stdout=subprocess.PIPE, stderr=self.logfile(self.node_log),
                                text=True, env=env)
         self.sockets.append(os.path.join(SOCKET_DIR, self.node_if + ".sock"))

@@ -236,6 +236,18 @@ constexpr std::string_view kAppliedPeerVersion = R"sql(
 ALTER TABLE vpn_nodes ADD COLUMN applied_peer_version BIGINT NOT NULL DEFAULT 0
 )sql";
 
+// Issue 5: OpenVPN. A session's credential hash (sessions log in to the
+// node's openvpn with their id and a credential shown once), and the
+// deployment's sealed secrets (the OpenVPN CA and tls-crypt key).
+constexpr std::string_view kOpenVpn = R"sql(
+ALTER TABLE sessions ADD COLUMN credential_hash TEXT NOT NULL DEFAULT '';
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+)
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -243,6 +255,7 @@ const std::vector<Migration>& migrations() {
       {1, "initial_schema", std::string(kInitialSchema)},
       {2, "control_plane", std::string(kControlPlane)},
       {3, "applied_peer_version", std::string(kAppliedPeerVersion)},
+      {4, "openvpn", std::string(kOpenVpn)},
   };
   return kMigrations;
 }

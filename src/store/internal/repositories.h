@@ -20,5 +20,6 @@ std::unique_ptr<LeaseRepository> makeLeaseRepository(Db& db);
 std::unique_ptr<NodeCredentialRepository> makeNodeCredentialRepository(Db& db);
 std::unique_ptr<DeviceRepository> makeDeviceRepository(Db& db);
 std::unique_ptr<UsageRepository> makeUsageRepository(Db& db);
+std::unique_ptr<SecretRepository> makeSecretRepository(Db& db);
 
 }  // namespace aureo::store::internal
