@@ -15,6 +15,7 @@
 Run: python3 test_deploy.py --bin-dir build/bin --source-dir .
 """
 import argparse
+import base64
 import glob
 import json
 import os
@@ -299,7 +300,8 @@ class SystemdUnitsTest(unittest.TestCase):
         self.assertEqual(gw.get("/health")[0], 200)
         control = Server("aureo-control",
                          ["--config", os.path.join(SOURCE_DIR, "deploy/systemd/control.toml"),
-                          "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key],
+                          "--data-dir", d, "--listen", "127.0.0.1:0", "--tls-cert", cert,
+                          "--tls-key", key],
                          {"AUREO_DATABASE_URL": db}, "Aureo VPN control:")
         self.addCleanup(control.close)
         self.assertTrue(control.url.startswith("https://"))
@@ -480,7 +482,9 @@ class KubernetesTest(unittest.TestCase):
                 f.write(cm["data"][file])
         cert, key = self_signed(d)
         env = {"AUREO_DATABASE_URL": "sqlite:" + os.path.join(d, "aureo.db"),
-               "AUREO_AUTH_JWT_SECRET": "x" * 48}
+               "AUREO_AUTH_JWT_SECRET": "x" * 48,
+               # As the Secret gives both Deployments (secret.example.yaml).
+               "AUREO_SECRETS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode()}
         gw = Server("aureo-gateway", ["--config", os.path.join(d, "gateway.toml"),
                                       "--listen", "127.0.0.1:0", "--data-dir", d],
                     env, "Aureo VPN API:")

@@ -162,6 +162,9 @@ class BackupUnderLoadTest(unittest.TestCase):
         self.assertEqual(ok.returncode, 0, ok.stderr)
         self.assertEqual(rows(restored, "PRAGMA integrity_check"), ["ok"])
 
+        # The database holds the OpenVPN CA sealed with the master key: a
+        # restore needs the key too (docs/operations.md keeps them together).
+        shutil.copy2(os.path.join(self.gw.dir, "master.key"), restored_dir)
         gw2 = Gateway(GATEWAY, LOOSE_LIMITS, data_dir=restored_dir)
         self.addCleanup(gw2.close)
         gw2.start()
