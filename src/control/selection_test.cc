@@ -52,6 +52,16 @@ TEST(SelectionTest, SkipsOfflineFullUnenrolledAndNonMatchingNodes) {
   EXPECT_FALSE(pickLeastLoaded({}, {}, rng).has_value());
 }
 
+TEST(SelectionTest, ExcludedNodesAreNeverPicked) {
+  std::mt19937_64 rng(7);
+  std::vector<store::VpnNode> nodes{node("dead", 0), node("alive", 50)};
+  NodeQuery query;
+  query.exclude_ids = {"dead"};
+  EXPECT_EQ(pickLeastLoaded(nodes, query, rng)->id, "alive");
+  query.exclude_ids = {"dead", "alive"};
+  EXPECT_FALSE(pickLeastLoaded(nodes, query, rng).has_value());
+}
+
 TEST(SelectionTest, FreshConnectionCountsOutweighAStaleLowScore) {
   std::mt19937_64 rng(7);
   // "stale" scored 0 at the last pass but 60 of its 100 slots are taken now.

@@ -202,6 +202,7 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
   AUREO_RETURN_IF_ERROR(checkTable(spec.table));
   AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
   AUREO_RETURN_IF_ERROR(checkEndpoints(spec.endpoints, "endpoints"));
+  AUREO_RETURN_IF_ERROR(checkEndpoints(spec.tcp_endpoints, "tcp_endpoints"));
   if (spec.fwmark && *spec.fwmark == 0)
     return core::invalidArgument("fwmark 0 marks nothing", "fwmark");
   if (spec.excluded_cgroup)
@@ -218,6 +219,17 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
   s.rule(fmt::format("oifname {} accept", tun));
   for (const auto& e : spec.endpoints) s.rule(fmt::format("{}{} accept", endpointOut(e), mark));
   if (spec.excluded_cgroup) s.rule(fmt::format("{} accept", cgroupMatch(*spec.excluded_cgroup)));
+  for (const auto& e : spec.tcp_endpoints) {
+    s.rule(fmt::format("{} daddr {} tcp dport {} accept", e.address.isV4() ? "ip" : "ip6",
+                       e.address.toString(), e.port));
+  }
+  std::vector<std::string> bypass_v4;
+  std::vector<std::string> bypass_v6;
+  for (const auto& c : spec.bypass) {
+    (c.address().isV4() ? bypass_v4 : bypass_v6).push_back(c.toString());
+  }
+  if (!bypass_v4.empty()) s.rule(fmt::format("ip daddr {} accept", setOf(bypass_v4)));
+  if (!bypass_v6.empty()) s.rule(fmt::format("ip6 daddr {} accept", setOf(bypass_v6)));
   if (spec.allow_dhcp) {
     s.rule("meta nfproto ipv4 udp sport 68 udp dport 67 accept");
     s.rule("ip6 saddr fe80::/10 udp sport 546 udp dport 547 accept");

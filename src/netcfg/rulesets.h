@@ -62,6 +62,12 @@ struct KillSwitchSpec {
   std::optional<uint32_t> fwmark;
   // Applications in this cgroup bypass the kill switch (split tunneling).
   std::optional<CgroupMatch> excluded_cgroup;
+  // Destinations routed outside the tunnel on purpose (split tunneling):
+  // reachable directly, IPv4 and IPv6 mixed.
+  std::vector<core::Cidr> bypass;
+  // TCP services reachable outside the tunnel, e.g. the API, so a client
+  // whose node died can still ask for another one.
+  std::vector<Endpoint> tcp_endpoints;
 };
 core::Result<std::string> killSwitch(const KillSwitchSpec& spec);
 

@@ -109,6 +109,20 @@ TEST(KillSwitchTest, ExcludedCgroupRendersSocketMatch) {
   EXPECT_TRUE(contains(*text, "socket cgroupv2 level 2 \"aureo/excluded\" accept"));
 }
 
+TEST(KillSwitchTest, BypassPrefixesAndTcpEndpointsAreReachableOutsideTheTunnel) {
+  auto spec = killSwitchSpec();
+  spec.bypass = {cidr("192.0.2.0/24"), cidr("198.18.0.0/15"), cidr("2001:db8:1::/48")};
+  spec.tcp_endpoints = {{ip("198.51.100.1"), 8080}};
+  auto text = killSwitch(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  EXPECT_TRUE(contains(*text, "ip daddr { 192.0.2.0/24, 198.18.0.0/15 } accept"));
+  EXPECT_TRUE(contains(*text, "ip6 daddr 2001:db8:1::/48 accept"));
+  EXPECT_TRUE(contains(*text, "ip daddr 198.51.100.1 tcp dport 8080 accept"));
+  EXPECT_EQ(nftCheck(*text), "");
+  spec.tcp_endpoints = {{ip("198.51.100.1"), 0}};
+  EXPECT_FALSE(killSwitch(spec).ok());
+}
+
 TEST(KillSwitchTest, RejectsHostileInputs) {
   auto spec = killSwitchSpec();
   spec.tunnel_interface = "wg0\" accept; #";
