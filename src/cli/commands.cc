@@ -173,6 +173,7 @@ int run(int argc, const char* const* argv, const Environment& env, std::ostream&
   addUserCommands(app, ctx, action);
   addSessionCommands(app, ctx, action);
   addConfigCommands(app, ctx, action);
+  addClientCommands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -83,6 +83,7 @@ void addNodeCommands(CLI::App& app, Context& ctx, Action& action);
 void addUserCommands(CLI::App& app, Context& ctx, Action& action);
 void addSessionCommands(CLI::App& app, Context& ctx, Action& action);
 void addConfigCommands(CLI::App& app, Context& ctx, Action& action);
+void addClientCommands(CLI::App& app, Context& ctx, Action& action);
 
 // Formatting helpers for JSON values in tables.
 std::string text(const Json& j, const char* key);    // "-" for missing/null
