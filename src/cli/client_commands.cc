@@ -2,9 +2,11 @@
 // connection itself (engine, routing, protections, reconnects) lives in
 // src/client; this file turns the command line into ConnectOptions, runs the
 // daemon and prints what it did.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -67,6 +69,13 @@ core::Status launchExcluded(const netcfg::Cgroup& cgroup, const std::string& com
   if (pid < 0) return core::internalError(fmt::format("fork: {}", std::strerror(errno)));
   if (pid > 0) return {};
   ::setsid();
+  // Detached from our output too: whoever reads it waits for us, not for it.
+  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd >= 0) {
+    ::dup2(null_fd, STDIN_FILENO);
+    ::dup2(null_fd, STDOUT_FILENO);
+    ::dup2(null_fd, STDERR_FILENO);
+  }
   if (!cgroup.addProcess(::getpid()).ok()) ::_exit(126);
   ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
   ::_exit(127);
@@ -162,6 +171,7 @@ core::Status connect(Context& ctx, const ConnectCliOptions& o) {
   options.cgroup = o.cgroup;
   options.handshake_timeout = std::chrono::seconds(o.handshake_timeout);
   options.stale_after = std::chrono::seconds(o.stale_after);
+  options.probe_after = std::min(options.probe_after, options.stale_after / 3);
 
   std::error_code ec;
   fs::create_directories(options.run_dir, ec);
@@ -436,8 +446,7 @@ void addClientCommands(CLI::App& app, Context& ctx, Action& action) {
     auto* cmd = app.add_subcommand(
         "exclude", "Run a command outside the tunnel (its cgroup bypasses it): exclude -- CMD");
     addRunDir(cmd, *paths);
-    cmd->add_option("command", *command, "The command and its arguments")->required();
-    cmd->prefix_command();
+    cmd->add_option("command", *command, "The command and its arguments (after --)")->required();
     cmd->callback([&action, paths, command] {
       action = [paths, command] { return exclude(*paths, *command); };
     });

@@ -562,13 +562,13 @@ core::Status Connection::Impl::switchTo(const Offer& next) {
 
 void Connection::Impl::reconnect(const std::stop_token& stop) {
   const std::string lost = offer.node_id;
-  const std::string lost_session = offer.session_id;
   log.warn("the node stopped answering; looking for another one",
            {{"node", offer.node_name}, {"endpoint", offer.endpoint.toString()}});
   (void)update([](auto& s) { s.phase = "reconnecting"; });
+  // The lost session goes first: it frees the device slot the new one needs.
+  closeSession(offer.session_id);
   std::vector<std::string> avoid{lost};
   milliseconds backoff{1000};
-  bool closed_lost = false;
   while (!stop.stop_requested()) {
     std::string path = "/api/v1/nodes/best?protocol=wireguard";
     if (!options.country.empty()) path += "&country=" + options.country;
@@ -586,24 +586,18 @@ void Connection::Impl::reconnect(const std::stop_token& stop) {
       if (!next.ok()) {
         outcome = next.error();
       } else {
-        const std::string tried = next->node_id;
         outcome = switchTo(*next);
         if (outcome.ok()) outcome = waitForHandshake(stop);
         if (outcome.ok()) {
-          if (!closed_lost && lost_session != offer.session_id) closeSession(lost_session);
           (void)update([](auto& s) { s.phase = "connected"; });
           log.info("reconnected", {{"node", offer.node_name},
                                    {"endpoint", offer.endpoint.toString()},
                                    {"session_id", offer.session_id}});
           return;
         }
-        avoid.push_back(tried);
-        if (tried != lost) closeSession(offer.session_id);
+        avoid.push_back(next->node_id);
+        closeSession(next->session_id);
       }
-    }
-    if (!closed_lost) {
-      closeSession(lost_session);
-      closed_lost = true;
     }
     log.warn("reconnect failed; the kill switch stays",
              {{"error", outcome.error().message}, {"retry_ms", backoff.count()}});
