@@ -45,10 +45,10 @@ TEST(SelectionTest, SkipsOfflineFullUnenrolledAndNonMatchingNodes) {
   auto ok = node("ok", 90);
   std::vector<store::VpnNode> nodes{offline,      draining, full,   unenrolled,
                                     openvpn_only, french,   munich, ok};
-  EXPECT_EQ(pickLeastLoaded(nodes, {"de", "Berlin", "wireguard"}, rng)->id, "ok");
-  EXPECT_EQ(pickLeastLoaded(nodes, {"FR", "", "wireguard"}, rng)->id, "fr");
-  EXPECT_EQ(pickLeastLoaded(nodes, {"", "", "openvpn"}, rng)->id, "ovpn");
-  EXPECT_FALSE(pickLeastLoaded(nodes, {"JP", "", "wireguard"}, rng).has_value());
+  EXPECT_EQ(pickLeastLoaded(nodes, {"de", "Berlin", "wireguard", {}}, rng)->id, "ok");
+  EXPECT_EQ(pickLeastLoaded(nodes, {"FR", "", "wireguard", {}}, rng)->id, "fr");
+  EXPECT_EQ(pickLeastLoaded(nodes, {"", "", "openvpn", {}}, rng)->id, "ovpn");
+  EXPECT_FALSE(pickLeastLoaded(nodes, {"JP", "", "wireguard", {}}, rng).has_value());
   EXPECT_FALSE(pickLeastLoaded({}, {}, rng).has_value());
 }
 
