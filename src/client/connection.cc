@@ -317,9 +317,6 @@ struct Connection::Impl {
       for (const auto& e : endpoints) {
         if (!e.address.isV4()) v6.allowed_endpoints.push_back(e);
       }
-      for (const auto& e : api_endpoints) {
-        if (!e.address.isV4()) v6.allowed_endpoints.push_back(e);
-      }
       AUREO_ASSIGN_OR_RETURN(auto script, netcfg::ipv6Block(v6));
       AUREO_RETURN_IF_ERROR(applyTable(v6.table, script));
     }

@@ -503,6 +503,10 @@ class ClientTest(unittest.TestCase):
         self.assertFalse(st["connected"])
         self.assertEqual(st["phase"], "daemon-dead")
         session_id = st["session_id"]
+        # A new connect will not paper over the dead one.
+        r = lab.connect(check=False)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("run `aureo-vpn disconnect` to clean up first", r.stderr)
 
         # disconnect: everything as before, byte for byte, and the session ended.
         out = lab.disconnect().stdout
@@ -528,6 +532,25 @@ class ClientTest(unittest.TestCase):
         self.assertIn("already connected", r.stderr)
         lab.disconnect()
         self.assertEqual(lab.snapshot(), before)
+
+    def test_a_connect_without_handshake_fails_plainly_and_leaves_nothing_behind(self):
+        lab = Lab(self)
+        before = lab.snapshot()
+        # The node stays online for the API but its WireGuard port is dead.
+        run(["ip", "netns", "exec", lab.node_ns["a"], "nft", "-f", "-"], input_text=(
+            "table inet acl-block {\n chain input {\n  type filter hook input priority -10;"
+            " policy accept;\n  udp dport 51820 drop\n }\n}\n"))
+        r = lab.cli("connect", "--kill-switch", "--interface", f"{lab.tag}t", "--run-dir",
+                    lab.run_dir, "--resolv-conf", lab.resolv, "--handshake-timeout", "3",
+                    check=False)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("no handshake with node node-a", r.stderr)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertEqual(lab.snapshot(), before)
+        self.assertEqual(lab.status(), {"connected": False})
+        status, page = lab.api("GET", "/api/v1/admin/sessions?limit=50", token=lab.admin)
+        self.assertTrue(page["sessions"])
+        self.assertEqual({s["status"] for s in page["sessions"]}, {"disconnected"})
 
     def test_split_include_and_exclude_send_exactly_the_chosen_prefixes(self):
         lab = Lab(self)
