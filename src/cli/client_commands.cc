@@ -19,6 +19,8 @@
 #include "client/connection.h"
 #include "client/daemon.h"
 #include "client/state.h"
+#include "client/teardown.h"
+#include "client/tunnel_stats.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/process.h"

@@ -3,7 +3,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "client/cidr_set.h"
+#include "client/teardown.h"
 #include "netcfg/cgroup.h"
 #include "netcfg/netlink.h"
 #include "netcfg/nftables.h"
@@ -473,6 +473,7 @@ core::Status Connection::Impl::connect(const std::stop_token& stop) {
   netcfg::DnsSpec dns;
   dns.tunnel_interface = options.interface_name;
   dns.resolvers = resolvers;
+  dns.excluded_cgroup = cgroup;
   AUREO_ASSIGN_OR_RETURN(auto dns_script, netcfg::dnsLeak(dns));
   AUREO_RETURN_IF_ERROR(applyTable(dns.table, dns_script));
   if (cgroup) {
@@ -714,91 +715,6 @@ void Connection::run(const std::stop_token& stop) {
       probed = now;
     }
   }
-}
-
-core::Status tearDown(const ConnectionState& state, core::Logger& log) {
-  core::Status first;
-  auto note = [&](const core::Status& st, std::string_view what) {
-    if (ignorable(st)) return;
-    log.warn("cleanup step failed", {{"step", what}, {"error", st.error().message}});
-    if (first.ok()) first = st;
-  };
-  if (!state.resolv_conf.empty()) {
-    netcfg::ResolvConf resolv(state.resolv_conf, state.resolv_backup);
-    note(resolv.restore(), "resolv.conf");
-  }
-  auto nl = netcfg::Netlink::open();
-  if (nl.ok()) {
-    for (auto it = state.rules.rbegin(); it != state.rules.rend(); ++it) {
-      note(nl->delRule(*it), "rule");
-    }
-    if (!state.interface_name.empty() && nl->linkIndex(state.interface_name).ok()) {
-      note(nl->deleteLink(state.interface_name), "interface");
-    }
-  } else {
-    note(nl.error(), "netlink");
-  }
-  auto nft = netcfg::Nftables::open();
-  if (nft.ok()) {
-    // The kill switch went in first and comes out last.
-    for (auto it = state.nft_tables.rbegin(); it != state.nft_tables.rend(); ++it) {
-      note(nft->deleteTable(netcfg::TableFamily::kInet, *it), "nftables");
-    }
-  } else {
-    note(nft.error(), "nftables");
-  }
-  if (!state.cgroup.empty()) {
-    auto cg = netcfg::Cgroup::open(state.cgroup, state.cgroup_mount);
-    note(cg.ok() ? cg->remove() : core::Status(cg.error()), "cgroup");
-  }
-  for (const auto& [key, value] : state.sysctls) note(netcfg::writeSysctl(key, value), "sysctl");
-  if (!state.uapi_socket.empty() && ::unlink(state.uapi_socket.c_str()) != 0 && errno != ENOENT) {
-    note(core::internalError(fmt::format("remove {}: {}", state.uapi_socket, std::strerror(errno))),
-         "uapi");
-  }
-  return first;
-}
-
-core::Result<TunnelStats> queryTunnel(const std::string& uapi_socket) {
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  if (uapi_socket.empty() || uapi_socket.size() >= sizeof(sa.sun_path)) {
-    return core::notFound("no UAPI socket");
-  }
-  std::memcpy(sa.sun_path, uapi_socket.c_str(), uapi_socket.size() + 1);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return core::internalError(fmt::format("socket: {}", std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return core::unavailable(fmt::format("connect {}: {}", uapi_socket, std::strerror(errno)));
-  }
-  constexpr std::string_view kGet = "get=1\n\n";
-  if (::send(fd, kGet.data(), kGet.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kGet.size())) {
-    return core::unavailable(fmt::format("send to {}: {}", uapi_socket, std::strerror(errno)));
-  }
-  std::string reply;
-  char buf[4096];
-  while (reply.find("errno=") == std::string::npos || !reply.ends_with("\n\n")) {
-    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return core::unavailable(fmt::format("{} closed early", uapi_socket));
-    reply.append(buf, static_cast<size_t>(n));
-    if (reply.size() > (1u << 20)) return core::resourceExhausted("UAPI reply too large");
-  }
-  AUREO_ASSIGN_OR_RETURN(auto device, wireguard::parseGetResponse(reply));
-  TunnelStats out;
-  if (device.peers.empty()) return out;
-  const auto& peer = device.peers.front();
-  if (peer.last_handshake_time_sec > 0) out.last_handshake_unix = peer.last_handshake_time_sec;
-  out.rx_bytes = peer.rx_bytes;
-  out.tx_bytes = peer.tx_bytes;
-  if (peer.endpoint) out.endpoint = peer.endpoint->toString();
-  return out;
 }
 
 }  // namespace aureo::client

@@ -105,18 +105,4 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
-// Undoes everything `state` records: resolv.conf, policy rules, nftables
-// tables (the kill switch last), the cgroup, sysctls, a leftover interface and
-// UAPI socket. Every step is tried; the first error is returned.
-core::Status tearDown(const ConnectionState& state, core::Logger& log);
-
-// What the engine says about the tunnel, through its UAPI socket.
-struct TunnelStats {
-  std::optional<int64_t> last_handshake_unix;  // nullopt: none yet
-  uint64_t rx_bytes = 0;
-  uint64_t tx_bytes = 0;
-  std::string endpoint;
-};
-core::Result<TunnelStats> queryTunnel(const std::string& uapi_socket);
-
 }  // namespace aureo::client

@@ -266,6 +266,8 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
 core::Result<std::string> dnsLeak(const DnsSpec& spec) {
   AUREO_RETURN_IF_ERROR(checkTable(spec.table));
   AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
+  if (spec.excluded_cgroup)
+    AUREO_RETURN_IF_ERROR(checkCgroup(*spec.excluded_cgroup, "excluded_cgroup"));
   std::vector<std::string> v4;
   std::vector<std::string> v6;
   for (const auto& r : spec.resolvers) (r.isV4() ? v4 : v6).push_back(r.toString());
@@ -277,6 +279,7 @@ core::Result<std::string> dnsLeak(const DnsSpec& spec) {
   s.rule("oifname \"lo\" accept");
   if (!v4.empty()) s.rule(fmt::format("oifname {} ip daddr {} {} accept", tun, setOf(v4), kDns));
   if (!v6.empty()) s.rule(fmt::format("oifname {} ip6 daddr {} {} accept", tun, setOf(v6), kDns));
+  if (spec.excluded_cgroup) s.rule(fmt::format("{} accept", cgroupMatch(*spec.excluded_cgroup)));
   s.rule(fmt::format("{} drop", kDns));
   return s.finish();
 }

@@ -77,6 +77,9 @@ struct DnsSpec {
   std::string table = "aureo-dns";
   std::string tunnel_interface;
   std::vector<core::IpAddress> resolvers;  // IPv4 and IPv6 mixed
+  // Applications in this cgroup are outside the tunnel (split tunneling)
+  // and resolve names the way they would without the VPN.
+  std::optional<CgroupMatch> excluded_cgroup;
 };
 core::Result<std::string> dnsLeak(const DnsSpec& spec);
 

@@ -217,6 +217,20 @@ TEST(DnsLeakTest, AllowsOnlyResolversThroughTheTunnel) {
   EXPECT_EQ(nftCheck(*text), "");
 }
 
+TEST(DnsLeakTest, AnExcludedCgroupResolvesOutsideTheTunnel) {
+  DnsSpec spec;
+  spec.tunnel_interface = "aureo0";
+  spec.resolvers = {ip("1.1.1.1")};
+  spec.excluded_cgroup = CgroupMatch{"aureo-exclude", 1};
+  auto text = dnsLeak(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  const auto accept = text->find("socket cgroupv2 level 1 \"aureo-exclude\" accept");
+  ASSERT_NE(accept, std::string::npos);
+  EXPECT_LT(accept, text->find("th dport { 53, 853 } drop"));
+  spec.excluded_cgroup = CgroupMatch{"../escape", 1};
+  EXPECT_FALSE(dnsLeak(spec).ok());
+}
+
 TEST(DnsLeakTest, NoResolversDropsAllDnsButLoopback) {
   DnsSpec spec;
   spec.tunnel_interface = "aureo0";

@@ -590,6 +590,11 @@ class ClientTest(unittest.TestCase):
         r = run(lab.in_client(CLI, "exclude", "--run-dir", lab.run_dir, "--", "curl", "-s",
                               "--max-time", "10", f"http://{WEB_IN}:{WEB_PORT}/"), env=env)
         self.assertEqual(r.stdout.strip(), CLIENT_IP)
+        # Excluded apps resolve names outside the tunnel too; others through it.
+        r = run(lab.in_client(CLI, "exclude", "--run-dir", lab.run_dir, "--", sys.executable,
+                              "-c", DNS_PROBE, "udp", RESOLVERS[0]), env=env)
+        self.assertEqual(r.stdout.strip(), CLIENT_IP)
+        self.assertEqual(lab.dns("udp", RESOLVERS[0]), node_ip)
         lab.disconnect()
         self.assertEqual(lab.snapshot(), before)
         cgroups = [os.path.join(root, f"aureo-test-{lab.tag}")
