@@ -323,6 +323,17 @@ struct Connection::Impl {
     return {};
   }
 
+  // Depends on the tunnel addresses: applied at connect and on every
+  // reconnect.
+  core::Status applyMarkTable() {
+    netcfg::TunnelMarkSpec mark;
+    mark.tunnel_interface = options.interface_name;
+    for (const auto& a : addressesOf(offer)) mark.tunnel_addresses.push_back(a.address);
+    mark.fwmark = options.fwmark;
+    AUREO_ASSIGN_OR_RETURN(auto script, netcfg::tunnelMark(mark));
+    return applyTable(mark.table, script);
+  }
+
   core::Status addPeer() {
     wireguard::PeerConfig peer;
     peer.public_key = offer.node_key;
@@ -484,6 +495,7 @@ core::Status Connection::Impl::connect(const std::stop_token& stop) {
     AUREO_RETURN_IF_ERROR(applyTable(split.table, split_script));
   }
   // Reverse-path filtering must see the mark of replies to marked packets.
+  AUREO_RETURN_IF_ERROR(applyMarkTable());
   AUREO_RETURN_IF_ERROR(setSysctl(netcfg::kSrcValidMark, "1"));
 
   wireguard::LinuxDeviceOptions dev;
@@ -545,6 +557,7 @@ core::Status Connection::Impl::switchTo(const Offer& next) {
   AUREO_ASSIGN_OR_RETURN(auto nl, netcfg::Netlink::open());
   const auto old_addresses = addressesOf(previous);
   const auto new_addresses = addressesOf(next);
+  AUREO_RETURN_IF_ERROR(applyMarkTable());
   AUREO_RETURN_IF_ERROR(addAddresses(nl, new_addresses));
   for (const auto& a : old_addresses) {
     if (std::find(new_addresses.begin(), new_addresses.end(), a) != new_addresses.end()) continue;

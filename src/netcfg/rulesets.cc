@@ -311,6 +311,27 @@ core::Result<std::string> ipv6Block(const Ipv6BlockSpec& spec) {
   return s.finish();
 }
 
+core::Result<std::string> tunnelMark(const TunnelMarkSpec& spec) {
+  AUREO_RETURN_IF_ERROR(checkTable(spec.table));
+  AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
+  if (spec.fwmark == 0) return core::invalidArgument("fwmark 0 marks nothing", "fwmark");
+  const std::string mark = fmt::format("{:#x}", spec.fwmark);
+  const std::string tun = quoted(spec.tunnel_interface);
+
+  Script s(spec.table);
+  // Before conntrack: spoofed packets for the tunnel address from outside.
+  s.chain("preraw", "filter", "prerouting", "raw", "accept");
+  for (const auto& a : spec.tunnel_addresses) {
+    s.rule(fmt::format("iifname != {} {} daddr {} fib saddr type != local drop", tun,
+                       a.isV4() ? "ip" : "ip6", a.toString()));
+  }
+  s.chain("premangle", "filter", "prerouting", "mangle", "accept");
+  s.rule("meta l4proto udp meta mark set ct mark");
+  s.chain("postmangle", "filter", "postrouting", "mangle", "accept");
+  s.rule(fmt::format("meta l4proto udp meta mark {} ct mark set meta mark", mark));
+  return s.finish();
+}
+
 core::Result<std::string> splitTunnelMark(const SplitTunnelSpec& spec) {
   AUREO_RETURN_IF_ERROR(checkTable(spec.table));
   AUREO_RETURN_IF_ERROR(checkCgroup(spec.cgroup, "cgroup"));

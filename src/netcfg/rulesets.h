@@ -103,6 +103,19 @@ struct SplitTunnelSpec {
 };
 core::Result<std::string> splitTunnelMark(const SplitTunnelSpec& spec);
 
+// A client, in the style of wg-quick: the engine's marked UDP saves its mark
+// in the connection, and replies get it back before reverse-path filtering
+// (with src_valid_mark) looks at them, so strict rp_filter routes them like
+// the socket's own packets instead of into the tunnel; and a packet for a
+// tunnel address arriving on any other interface is dropped.
+struct TunnelMarkSpec {
+  std::string table = "aureo-mark";
+  std::string tunnel_interface;
+  std::vector<core::IpAddress> tunnel_addresses;
+  uint32_t fwmark = 0;
+};
+core::Result<std::string> tunnelMark(const TunnelMarkSpec& spec);
+
 // Validation shared with other modules.
 bool isValidCgroupPath(std::string_view path);
 

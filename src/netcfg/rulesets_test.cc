@@ -283,6 +283,24 @@ TEST(SplitTunnelTest, RendersMarkSaveRestoreAndMasquerade) {
   EXPECT_EQ(splitTunnelMark(spec).error().field, "cgroup");
 }
 
+TEST(TunnelMarkTest, SavesAndRestoresTheEngineMarkAndGuardsTheTunnelAddresses) {
+  TunnelMarkSpec spec;
+  spec.tunnel_interface = "aureo0";
+  spec.tunnel_addresses = {ip("10.8.0.2"), ip("fd00::2")};
+  spec.fwmark = 0xca6d;
+  auto text = tunnelMark(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  EXPECT_TRUE(
+      contains(*text, "iifname != \"aureo0\" ip daddr 10.8.0.2 fib saddr type != local drop"));
+  EXPECT_TRUE(
+      contains(*text, "iifname != \"aureo0\" ip6 daddr fd00::2 fib saddr type != local drop"));
+  EXPECT_TRUE(contains(*text, "meta l4proto udp meta mark set ct mark"));
+  EXPECT_TRUE(contains(*text, "meta l4proto udp meta mark 0xca6d ct mark set meta mark"));
+  EXPECT_EQ(nftCheck(*text), "");
+  spec.fwmark = 0;
+  EXPECT_FALSE(tunnelMark(spec).ok());
+}
+
 TEST(CgroupPathTest, AcceptsPlainRelativePathsOnly) {
   EXPECT_TRUE(isValidCgroupPath("aureo"));
   EXPECT_TRUE(isValidCgroupPath("unified/aureo/app-1.scope"));

@@ -162,6 +162,10 @@ class Lab:
         self.ip(self.client, "link", "set", "lan0", "up")
         self.ip(self.client, "route", "add", "default", "via", API_IP)
         self.ip(self.client, "-6", "route", "add", "default", "via", "2001:db8:c::1")
+        # Strict reverse-path filtering, as many distributions set it: replies
+        # to the engine's marked UDP must still come in.
+        self.sysctl(self.client, "net.ipv4.conf.all.rp_filter=1")
+        self.sysctl(self.client, "net.ipv4.conf.lan0.rp_filter=1")
         # Link-local addresses finish duplicate detection (and get their local
         # routes) on their own time; snapshots must not race with that.
         wait_for("IPv6 addresses settled", lambda: "tentative" not in (
@@ -361,6 +365,9 @@ class Lab:
                           ("routes4", ["ip", "-4", "route", "show", "table", "all"]),
                           ("routes6", ["ip", "-6", "route", "show", "table", "all"])):
             out[name] = run(self.in_client(*cmd)).stdout
+        out["src_valid_mark"] = run(self.in_client(
+            "sysctl", "-n", "net.ipv4.conf.all.src_valid_mark")).stdout
+        out["links"] = run(self.in_client("ip", "-br", "link")).stdout
         with open(self.resolv, "rb") as f:
             out["resolv.conf"] = f.read()
         out["resolv.mode"] = oct(os.stat(self.resolv).st_mode)
