@@ -40,6 +40,7 @@ CLI = SERVER = NODE = None
 SOCKET_DIR = "/var/run/wireguard"
 API_IP, CLIENT_IP = "198.51.100.1", "198.51.100.2"
 NODE_IPS = {"a": ("198.18.1.1", "198.18.1.2"), "b": ("198.18.2.1", "198.18.2.2")}
+NODE_V6 = {"a": ("2001:db8:a::1", "2001:db8:a::2"), "b": ("2001:db8:b::1", "2001:db8:b::2")}
 WEB_IN, WEB_OUT, WEB_V6 = "192.0.2.1", "203.0.113.1", "2001:db8:ffff::1"
 FOREIGN_DNS = "192.0.2.53"
 RESOLVERS = ("1.1.1.1", "1.0.0.1")
@@ -142,7 +143,7 @@ class Lab:
 
     counter = 0
 
-    def __init__(self, test, nodes=("a",)):
+    def __init__(self, test, nodes=("a",), node_ipv6=False):
         Lab.counter += 1
         self.tag = f"acl{os.getpid() % 1000}{Lab.counter}"
         self.test = test
@@ -189,6 +190,11 @@ class Lab:
             self.ip(ns, "addr", "add", node_ip + "/24", "dev", "up0")
             self.ip(ns, "link", "set", "up0", "up")
             self.ip(ns, "route", "add", "default", "via", hub_ip)
+            if node_ipv6:
+                self.ip(self.hub, "addr", "add", NODE_V6[n][0] + "/64", "dev", f"h{n}0", "nodad")
+                self.ip(ns, "addr", "add", NODE_V6[n][1] + "/64", "dev", "up0", "nodad")
+                self.ip(ns, "-6", "route", "add", "default", "via", NODE_V6[n][0])
+        self.node_ipv6 = node_ipv6
 
         self.spawn_ready(self.hub, [sys.executable, "-u", "-c", WEB_SERVER, WEB_PORT])
         self.spawn_ready(self.hub, [sys.executable, "-u", "-c", DNS_SERVER, FOREIGN_DNS,
@@ -274,8 +280,10 @@ class Lab:
         node_ip = NODE_IPS[n][1]
         token = None
         if not restart:
-            status, node = self.api("POST", "/api/v1/admin/nodes", {
-                "name": f"node-{n}", "public_ip": node_ip, "country": "NL"}, token=self.admin)
+            body = {"name": f"node-{n}", "public_ip": node_ip, "country": "NL"}
+            if self.node_ipv6:
+                body["tunnel_ipv6_cidr"] = f"fd00:{n}::/64"
+            status, node = self.api("POST", "/api/v1/admin/nodes", body, token=self.admin)
             assert status == 201, node
             self.node_id[n] = node["id"]
             token = node["enrollment_token"]
@@ -558,6 +566,22 @@ class ClientTest(unittest.TestCase):
         status, page = lab.api("GET", "/api/v1/admin/sessions?limit=50", token=lab.admin)
         self.assertTrue(page["sessions"])
         self.assertEqual({s["status"] for s in page["sessions"]}, {"disconnected"})
+
+    def test_ipv6_goes_through_the_tunnel_when_the_node_offers_it(self):
+        lab = Lab(self, node_ipv6=True)
+        before = lab.snapshot()
+        self.assertEqual(lab.fetch(WEB_V6), "2001:db8:c::2")
+        out = lab.connect("--kill-switch").stdout
+        self.assertIn("IPv6 through the tunnel", out)
+        st = lab.status()
+        self.assertEqual(st["protections"]["ipv6"], "tunneled")
+        self.assertEqual(len(st["tunnel_addresses"]), 2)
+        stop = lab.capture()
+        self.assertEqual(lab.fetch(WEB_V6), NODE_V6["a"][1])
+        self.assertEqual(lab.fetch(WEB_IN), NODE_IPS["a"][1])
+        self.assertEqual(only_endpoint_udp(stop(), NODE_IPS["a"][1]), [])
+        lab.disconnect()
+        self.assertEqual(lab.snapshot(), before)
 
     def test_split_include_and_exclude_send_exactly_the_chosen_prefixes(self):
         lab = Lab(self)
