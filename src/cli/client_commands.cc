@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include <fmt/format.h>
@@ -68,7 +69,8 @@ core::Result<std::vector<core::Cidr>> parseCidrs(const std::vector<std::string>&
 // Runs `command` with /bin/sh in the excluded cgroup, detached from us.
 core::Status launchExcluded(const netcfg::Cgroup& cgroup, const std::string& command) {
   const pid_t pid = ::fork();
-  if (pid < 0) return core::internalError(fmt::format("fork: {}", std::strerror(errno)));
+  if (pid < 0)
+    return core::internalError(fmt::format("fork: {}", std::system_category().message(errno)));
   if (pid > 0) return {};
   ::setsid();
   // Detached from our output too: whoever reads it waits for us, not for it.
@@ -346,11 +348,12 @@ core::Status exclude(const ClientPaths& paths, const std::vector<std::string>& c
   AUREO_ASSIGN_OR_RETURN(auto cg, netcfg::Cgroup::open(state->cgroup, state->cgroup_mount));
   AUREO_RETURN_IF_ERROR(cg.addProcess(::getpid()));
   std::vector<char*> argv;
+  argv.reserve(command.size() + 1);
   for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   ::execvp(argv[0], argv.data());
   return core::failedPrecondition(
-      fmt::format("cannot run {}: {}", command.front(), std::strerror(errno)));
+      fmt::format("cannot run {}: {}", command.front(), std::system_category().message(errno)));
 }
 
 void addRunDir(CLI::App* cmd, ClientPaths& paths) {

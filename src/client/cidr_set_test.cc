@@ -15,6 +15,7 @@ core::Cidr cidr(const char* text) {
 
 std::vector<std::string> texts(const std::vector<core::Cidr>& cidrs) {
   std::vector<std::string> out;
+  out.reserve(cidrs.size());
   for (const auto& c : cidrs) out.push_back(c.toString());
   return out;
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -39,7 +40,8 @@ std::string tail(const std::filesystem::path& file, size_t max) {
   // re-parented and the caller only waits for that short-lived middle child.
   const pid_t pid = ::fork();
   if (pid < 0) {
-    writeAll(report_fd, fmt::format("1cannot fork the daemon: {}", std::strerror(errno)));
+    writeAll(report_fd,
+             fmt::format("1cannot fork the daemon: {}", std::system_category().message(errno)));
     ::_exit(1);
   }
   if (pid > 0) ::_exit(0);
@@ -71,14 +73,14 @@ core::Status runDetached(const std::filesystem::path& log_file,
                          const std::function<int(const ReportReady&)>& body) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return core::internalError(fmt::format("pipe: {}", std::strerror(errno)));
+    return core::internalError(fmt::format("pipe: {}", std::system_category().message(errno)));
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
     const int err = errno;
     ::close(fds[0]);
     ::close(fds[1]);
-    return core::internalError(fmt::format("fork: {}", std::strerror(err)));
+    return core::internalError(fmt::format("fork: {}", std::system_category().message(err)));
   }
   if (pid == 0) {
     ::close(fds[0]);

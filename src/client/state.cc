@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,10 +20,11 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr size_t kMaxStateBytes = 1024 * 1024;
+constexpr size_t kMaxStateBytes = size_t{1024} * 1024;
 
 core::Error ioError(std::string_view what, const fs::path& path, int err) {
-  return core::internalError(fmt::format("{} {}: {}", what, path.string(), std::strerror(err)));
+  return core::internalError(
+      fmt::format("{} {}: {}", what, path.string(), std::system_category().message(err)));
 }
 
 Json ruleToJson(const netcfg::Rule& r) {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -52,7 +53,8 @@ core::Status tearDown(const ConnectionState& state, core::Logger& log) {
   }
   for (const auto& [key, value] : state.sysctls) note(netcfg::writeSysctl(key, value), "sysctl");
   if (!state.uapi_socket.empty() && ::unlink(state.uapi_socket.c_str()) != 0 && errno != ENOENT) {
-    note(core::internalError(fmt::format("remove {}: {}", state.uapi_socket, std::strerror(errno))),
+    note(core::internalError(fmt::format("remove {}: {}", state.uapi_socket,
+                                         std::system_category().message(errno))),
          "uapi");
   }
   return first;

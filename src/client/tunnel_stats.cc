@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -21,7 +22,8 @@ core::Result<TunnelStats> queryTunnel(const std::string& uapi_socket) {
   }
   std::memcpy(sa.sun_path, uapi_socket.c_str(), uapi_socket.size() + 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return core::internalError(fmt::format("socket: {}", std::strerror(errno)));
+  if (fd < 0)
+    return core::internalError(fmt::format("socket: {}", std::system_category().message(errno)));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -29,11 +31,13 @@ core::Result<TunnelStats> queryTunnel(const std::string& uapi_socket) {
   timeval tv{5, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-    return core::unavailable(fmt::format("connect {}: {}", uapi_socket, std::strerror(errno)));
+    return core::unavailable(
+        fmt::format("connect {}: {}", uapi_socket, std::system_category().message(errno)));
   }
   constexpr std::string_view kGet = "get=1\n\n";
   if (::send(fd, kGet.data(), kGet.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(kGet.size())) {
-    return core::unavailable(fmt::format("send to {}: {}", uapi_socket, std::strerror(errno)));
+    return core::unavailable(
+        fmt::format("send to {}: {}", uapi_socket, std::system_category().message(errno)));
   }
   std::string reply;
   char buf[4096];
