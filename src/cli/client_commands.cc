@@ -157,7 +157,17 @@ core::Status connect(Context& ctx, const ConnectCliOptions& o) {
   AUREO_ASSIGN_OR_RETURN(auto creds, ctx.login());
   if (!creds) return core::unauthenticated("sign in first: aureo-vpn login");
   AUREO_ASSIGN_OR_RETURN(options.server, ctx.server());
-  AUREO_ASSIGN_OR_RETURN(ApiClient * api, ctx.api());
+  // The daemon reaches the API at one address fixed now: once connected, name
+  // resolution needs the tunnel, which is exactly what is down when the
+  // daemon must ask for another node.
+  AUREO_ASSIGN_OR_RETURN(auto api_endpoints, client::resolveApiEndpoints(options.server));
+  if (api_endpoints.empty()) {
+    return core::unavailable(fmt::format("{} resolves to no address", options.server));
+  }
+  options.api_endpoints = {api_endpoints.front()};
+  AUREO_ASSIGN_OR_RETURN(std::unique_ptr<ApiClient> daemon_api,
+                         ctx.pinnedApi(api_endpoints.front().address.toString()));
+  ApiClient* api = daemon_api.get();
   if (!o.node.empty()) {
     options.node_id = o.node;
     if (!core::isUuid(o.node)) {
@@ -252,8 +262,10 @@ core::Status disconnect(Context& ctx, const ClientPaths& paths) {
       AUREO_RETURN_IF_ERROR(waitGone(state->pid, std::chrono::seconds(10)));
     }
   }
-  // The session ends first, while the API is still reachable the way the
-  // kill switch allows; a failure here must not keep the machine locked.
+  AUREO_RETURN_IF_ERROR(client::tearDown(*state, core::Logger::null()));
+  AUREO_RETURN_IF_ERROR(client::removeState(path));
+  // The session ends last, with the machine's own network (and DNS) back; a
+  // failure here only leaves a session the server will close on its own.
   std::string warning;
   if (!state->session_id.empty()) {
     auto api = ctx.api();
@@ -263,8 +275,6 @@ core::Status disconnect(Context& ctx, const ClientPaths& paths) {
       warning = ended.error().message;
     }
   }
-  AUREO_RETURN_IF_ERROR(client::tearDown(*state, core::Logger::null()));
-  AUREO_RETURN_IF_ERROR(client::removeState(path));
   if (ctx.json()) {
     Json j{{"disconnected", true}, {"session_id", state->session_id}};
     if (!warning.empty()) j["warning"] = warning;

@@ -86,9 +86,41 @@ core::Result<Offer> parseOffer(const Json& r) {
   return o;
 }
 
-// The API's addresses and port, from its base URL, so the kill switch and
-// the routing rules keep it reachable outside the tunnel.
-core::Result<std::vector<netcfg::Endpoint>> apiEndpoints(const std::string& url) {
+core::Cidr hostPrefix(const core::IpAddress& ip) {
+  return {ip, ip.bitLength()};
+}
+
+bool ignorable(const core::Status& st) {
+  return st.ok() || st.error().code == core::Code::kNotFound;
+}
+
+// Sleeps for d unless stop is requested first; false when stopped.
+bool sleepFor(const std::stop_token& stop, milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
+}
+
+// A DNS query for the root's NS records: any resolver answers it, and the
+// answer coming back through the tunnel proves the node still forwards.
+void sendProbe(const core::IpAddress& resolver) {
+  static constexpr uint8_t kQuery[] = {0x61, 0x75, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+  wireguard::Endpoint to{resolver, kDnsPort};
+  sockaddr_storage sa{};
+  const socklen_t len = to.toSockaddr(&sa, false);
+  const int fd =
+      ::socket(resolver.isV4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  (void)::sendto(fd, kQuery, sizeof(kQuery), 0, reinterpret_cast<const sockaddr*>(&sa), len);
+  ::close(fd);
+}
+
+}  // namespace
+
+core::Result<std::vector<netcfg::Endpoint>> resolveApiEndpoints(const std::string& url) {
   std::string_view rest = url;
   uint16_t port = 80;
   if (rest.starts_with("https://")) {
@@ -148,40 +180,6 @@ core::Result<std::vector<netcfg::Endpoint>> apiEndpoints(const std::string& url)
             out.end());
   return out;
 }
-
-core::Cidr hostPrefix(const core::IpAddress& ip) {
-  return {ip, ip.bitLength()};
-}
-
-bool ignorable(const core::Status& st) {
-  return st.ok() || st.error().code == core::Code::kNotFound;
-}
-
-// Sleeps for d unless stop is requested first; false when stopped.
-bool sleepFor(const std::stop_token& stop, milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
-// A DNS query for the root's NS records: any resolver answers it, and the
-// answer coming back through the tunnel proves the node still forwards.
-void sendProbe(const core::IpAddress& resolver) {
-  static constexpr uint8_t kQuery[] = {0x61, 0x75, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
-  wireguard::Endpoint to{resolver, kDnsPort};
-  sockaddr_storage sa{};
-  const socklen_t len = to.toSockaddr(&sa, false);
-  const int fd =
-      ::socket(resolver.isV4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
-  (void)::sendto(fd, kQuery, sizeof(kQuery), 0, reinterpret_cast<const sockaddr*>(&sa), len);
-  ::close(fd);
-}
-
-}  // namespace
 
 fs::path statePath(const fs::path& run_dir) {
   return run_dir / "state.json";
@@ -299,20 +297,22 @@ struct Connection::Impl {
 
   // The tables that name the endpoint: applied at connect and on every
   // reconnect, each replaced in one step so protection never lapses.
+  core::Status applyKillSwitch(const std::vector<netcfg::Endpoint>& endpoints) {
+    netcfg::KillSwitchSpec ks;
+    ks.tunnel_interface = options.interface_name;
+    ks.endpoints = endpoints;
+    ks.allow_lan = options.allow_lan;
+    ks.fwmark = options.fwmark;
+    ks.excluded_cgroup = cgroup;
+    ks.bypass = bypass();
+    ks.tcp_endpoints = api_endpoints;
+    AUREO_ASSIGN_OR_RETURN(auto script, netcfg::killSwitch(ks));
+    return applyTable(ks.table, script);
+  }
+
   core::Status applyEndpointTables() {
     std::vector<netcfg::Endpoint> endpoints{{offer.endpoint.address, offer.endpoint.port}};
-    if (options.kill_switch) {
-      netcfg::KillSwitchSpec ks;
-      ks.tunnel_interface = options.interface_name;
-      ks.endpoints = endpoints;
-      ks.allow_lan = options.allow_lan;
-      ks.fwmark = options.fwmark;
-      ks.excluded_cgroup = cgroup;
-      ks.bypass = bypass();
-      ks.tcp_endpoints = api_endpoints;
-      AUREO_ASSIGN_OR_RETURN(auto script, netcfg::killSwitch(ks));
-      AUREO_RETURN_IF_ERROR(applyTable(ks.table, script));
-    }
+    if (options.kill_switch) AUREO_RETURN_IF_ERROR(applyKillSwitch(endpoints));
     if (tunnel_v6.empty()) {
       netcfg::Ipv6BlockSpec v6;
       for (const auto& e : endpoints) {
@@ -456,13 +456,19 @@ struct Connection::Impl {
 };
 
 core::Status Connection::Impl::connect(const std::stop_token& stop) {
-  AUREO_ASSIGN_OR_RETURN(api_endpoints, apiEndpoints(options.server));
+  api_endpoints = options.api_endpoints;
+  if (api_endpoints.empty()) {
+    AUREO_ASSIGN_OR_RETURN(api_endpoints, resolveApiEndpoints(options.server));
+  }
+  tunnel_v4 = tunnelSet(Family::kV4);
+  // Fail-closed from the first moment: while the session is being opened,
+  // only the API is reachable.
+  if (options.kill_switch) AUREO_RETURN_IF_ERROR(applyKillSwitch({}));
   AUREO_ASSIGN_OR_RETURN(offer, openSession(options.node_id));
   {
     std::lock_guard lock(state_mutex);
     recordOffer(state);
   }
-  tunnel_v4 = tunnelSet(Family::kV4);
   if (offer.tunnel_v6) tunnel_v6 = tunnelSet(Family::kV6);
   AUREO_RETURN_IF_ERROR(update([&](auto& s) { s.ipv6_tunneled = !tunnel_v6.empty(); }));
 

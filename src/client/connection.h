@@ -32,6 +32,7 @@
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/result.h"
+#include "netcfg/rulesets.h"
 
 namespace aureo::client {
 
@@ -45,8 +46,16 @@ using ApiCall =
 inline constexpr uint32_t kDefaultFwmark = 0xca6d;  // 51821, next to wg-quick's 51820
 inline constexpr uint32_t kDefaultRulePriority = 5180;
 
+// The API's addresses and port from its base URL (a literal address, or the
+// host name resolved now). The kill switch and the routing rules keep these
+// reachable outside the tunnel.
+core::Result<std::vector<netcfg::Endpoint>> resolveApiEndpoints(const std::string& url);
+
 struct ConnectOptions {
-  std::string server;   // API base URL; the API stays reachable outside the tunnel
+  std::string server;  // API base URL; the API stays reachable outside the tunnel
+  // Where the API is reached (ApiCall must connect there: the daemon's DNS
+  // goes through the tunnel); empty: resolveApiEndpoints(server).
+  std::vector<netcfg::Endpoint> api_endpoints;
   std::string node_id;  // empty: the best node (in `country`, if set)
   std::string country;
   bool kill_switch = false;
