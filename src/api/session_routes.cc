@@ -112,6 +112,21 @@ void Gateway::Impl::addSessionRoutes(http::Router& r) {
             *out = *v;
           }
         }
+        if (auto v = req.queryParam("exclude"); v && !v->empty()) {
+          // Comma-separated node ids, e.g. the node a client just lost.
+          size_t start = 0;
+          while (start <= v->size()) {
+            size_t comma = v->find(',', start);
+            if (comma == std::string::npos) comma = v->size();
+            const std::string id = v->substr(start, comma - start);
+            if (!core::isUuid(id) || q.exclude_ids.size() >= 16) {
+              co_return errorResponse(
+                  fieldError("exclude", "exclude must be up to 16 comma-separated node ids"));
+            }
+            q.exclude_ids.push_back(id);
+            start = comma + 1;
+          }
+        }
         if (q.protocol.empty()) q.protocol = "wireguard";
         if (q.protocol != "wireguard" && q.protocol != "openvpn") {
           co_return errorResponse(fieldError("protocol", "protocol must be wireguard or openvpn"));

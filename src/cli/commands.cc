@@ -45,13 +45,18 @@ core::Result<std::string> Context::server() {
 
 core::Result<ApiClient*> Context::api() {
   if (api_) return api_.get();
+  AUREO_ASSIGN_OR_RETURN(api_, pinnedApi(""));
+  return api_.get();
+}
+
+core::Result<std::unique_ptr<ApiClient>> Context::pinnedApi(const std::string& address) {
   AUREO_ASSIGN_OR_RETURN(std::string url, server());
   http::ClientOptions http_options;
   http_options.timeout = std::chrono::seconds(options.timeout_seconds);
   http_options.ca_file = options.ca_file.empty() ? file_.ca_file : options.ca_file;
   http_options.insecure_skip_verify = options.insecure || file_.insecure;
-  api_ = std::make_unique<ApiClient>(http::Client(url, http_options), url, *store_);
-  return api_.get();
+  http_options.connect_to = address;
+  return std::make_unique<ApiClient>(http::Client(url, http_options), url, *store_);
 }
 
 core::Result<std::optional<Credentials>> Context::login() {
@@ -174,6 +179,7 @@ int run(int argc, const char* const* argv, const Environment& env, std::ostream&
   addUserCommands(app, ctx, action);
   addSessionCommands(app, ctx, action);
   addConfigCommands(app, ctx, action);
+  addClientCommands(app, ctx, action);
 
   try {
     app.parse(argc, argv);

@@ -24,6 +24,10 @@ double selectionLoad(const store::VpnNode& node) {
 
 bool eligible(const store::VpnNode& node, const NodeQuery& query) {
   if (node.status != "online") return false;
+  if (std::find(query.exclude_ids.begin(), query.exclude_ids.end(), node.id) !=
+      query.exclude_ids.end()) {
+    return false;
+  }
   if (node.current_connections >= node.max_connections) return false;
   if (!query.country.empty() && upper(query.country) != upper(node.country)) return false;
   if (!query.city.empty() && query.city != node.city) return false;

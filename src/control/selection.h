@@ -17,6 +17,8 @@ struct NodeQuery {
   std::string country;  // ISO code, any case; empty: any
   std::string city;     // exact; empty: any
   std::string protocol = "wireguard";
+  // Node ids never to pick, e.g. the one a client just lost.
+  std::vector<std::string> exclude_ids;
 };
 
 // The load used to rank nodes, 0-100: the larger of the load balancer's

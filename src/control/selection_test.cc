@@ -45,11 +45,21 @@ TEST(SelectionTest, SkipsOfflineFullUnenrolledAndNonMatchingNodes) {
   auto ok = node("ok", 90);
   std::vector<store::VpnNode> nodes{offline,      draining, full,   unenrolled,
                                     openvpn_only, french,   munich, ok};
-  EXPECT_EQ(pickLeastLoaded(nodes, {"de", "Berlin", "wireguard"}, rng)->id, "ok");
-  EXPECT_EQ(pickLeastLoaded(nodes, {"FR", "", "wireguard"}, rng)->id, "fr");
-  EXPECT_EQ(pickLeastLoaded(nodes, {"", "", "openvpn"}, rng)->id, "ovpn");
-  EXPECT_FALSE(pickLeastLoaded(nodes, {"JP", "", "wireguard"}, rng).has_value());
+  EXPECT_EQ(pickLeastLoaded(nodes, {"de", "Berlin", "wireguard", {}}, rng)->id, "ok");
+  EXPECT_EQ(pickLeastLoaded(nodes, {"FR", "", "wireguard", {}}, rng)->id, "fr");
+  EXPECT_EQ(pickLeastLoaded(nodes, {"", "", "openvpn", {}}, rng)->id, "ovpn");
+  EXPECT_FALSE(pickLeastLoaded(nodes, {"JP", "", "wireguard", {}}, rng).has_value());
   EXPECT_FALSE(pickLeastLoaded({}, {}, rng).has_value());
+}
+
+TEST(SelectionTest, ExcludedNodesAreNeverPicked) {
+  std::mt19937_64 rng(7);
+  std::vector<store::VpnNode> nodes{node("dead", 0), node("alive", 50)};
+  NodeQuery query;
+  query.exclude_ids = {"dead"};
+  EXPECT_EQ(pickLeastLoaded(nodes, query, rng)->id, "alive");
+  query.exclude_ids = {"dead", "alive"};
+  EXPECT_FALSE(pickLeastLoaded(nodes, query, rng).has_value());
 }
 
 TEST(SelectionTest, FreshConnectionCountsOutweighAStaleLowScore) {

@@ -135,7 +135,7 @@ int64_t SessionService::peersChanged(const std::string& node_id) {
 
 Result<store::VpnNode> SessionService::chooseNode(const CreateSessionRequest& request) {
   if (request.node_id.empty()) {
-    auto best = selector_.best({request.country, request.city, request.protocol});
+    auto best = selector_.best({request.country, request.city, request.protocol, {}});
     if (!best.ok() && best.error().code == core::Code::kNotFound) {
       return core::unavailable(request.country.empty()
                                    ? "no VPN node is available right now; try again shortly"
@@ -146,7 +146,7 @@ Result<store::VpnNode> SessionService::chooseNode(const CreateSessionRequest& re
   }
   auto node = store_.nodes().get(request.node_id);
   if (!node.ok()) return node.error();
-  if (!eligible(*node, {"", "", request.protocol})) {
+  if (!eligible(*node, {"", "", request.protocol, {}})) {
     return core::failedPrecondition("node " + node->name +
                                     " is not accepting new sessions (status " + node->status +
                                     "); pick another node or let the server choose");

@@ -164,7 +164,10 @@ struct Client::Impl {
   asio::awaitable<void> run(std::chrono::steady_clock::time_point deadline, Exchange& ex) const {
     auto executor = co_await asio::this_coro::executor;
     tcp::resolver resolver(executor);
-    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kTuple);
+    const bool pinned = !options.connect_to.empty();
+    auto [rec, endpoints] = co_await resolver.async_resolve(
+        pinned ? options.connect_to : host, port,
+        pinned ? tcp::resolver::numeric_host : tcp::resolver::flags{}, kTuple);
     if (rec) {
       ex.result = core::unavailable("cannot resolve " + host + ": " + rec.message());
       co_return;

@@ -24,6 +24,10 @@ struct ClientOptions {
   // Skips certificate and host name checks. For tests and first contact only.
   bool insecure_skip_verify = false;
   size_t max_response_bytes = 16 * 1024 * 1024;
+  // An IP address to connect to instead of resolving the URL's host (curl's
+  // --resolve): Host, SNI and the certificate check still use the host. For
+  // a VPN client whose DNS only works through a tunnel that may be down.
+  std::string connect_to;
 };
 
 struct ClientResponse {

@@ -157,6 +157,22 @@ TEST(ClientTest, PrefixesTheBaseUrlPathAndDefaultsToJson) {
   EXPECT_EQ(text->header("x-content-type-seen"), "text/plain");
 }
 
+TEST(ClientTest, ConnectToSkipsNameResolutionButKeepsTheHostHeader) {
+  ServerHarness harness({}, clientRouter());
+  const std::string port = std::to_string(harness.port());
+  // .invalid never resolves (RFC 6761): only the pinned address can work.
+  EXPECT_FALSE(Client("http://api.invalid:" + port).request("GET", "/api/v1/nodes/1").ok());
+  ClientOptions options;
+  options.connect_to = "127.0.0.1";
+  auto res = Client("http://api.invalid:" + port, options).request("GET", "/api/v1/nodes/1");
+  ASSERT_TRUE(res.ok()) << res.error().toString();
+  EXPECT_EQ(res->body, R"({"id":"1"})");
+  options.connect_to = "localhost";  // a name, not an address: never looked up
+  auto named = Client("http://api.invalid:" + port, options).request("GET", "/api/v1/nodes/1");
+  ASSERT_FALSE(named.ok());
+  EXPECT_EQ(named.error().code, core::Code::kUnavailable);
+}
+
 TEST(ClientTest, HeadRequestHasNoBody) {
   ServerHarness harness({}, clientRouter());
   auto res = Client(harness.baseUrl()).request("HEAD", "/big");

@@ -202,6 +202,7 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
   AUREO_RETURN_IF_ERROR(checkTable(spec.table));
   AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
   AUREO_RETURN_IF_ERROR(checkEndpoints(spec.endpoints, "endpoints"));
+  AUREO_RETURN_IF_ERROR(checkEndpoints(spec.tcp_endpoints, "tcp_endpoints"));
   if (spec.fwmark && *spec.fwmark == 0)
     return core::invalidArgument("fwmark 0 marks nothing", "fwmark");
   if (spec.excluded_cgroup)
@@ -218,6 +219,17 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
   s.rule(fmt::format("oifname {} accept", tun));
   for (const auto& e : spec.endpoints) s.rule(fmt::format("{}{} accept", endpointOut(e), mark));
   if (spec.excluded_cgroup) s.rule(fmt::format("{} accept", cgroupMatch(*spec.excluded_cgroup)));
+  for (const auto& e : spec.tcp_endpoints) {
+    s.rule(fmt::format("{} daddr {} tcp dport {} accept", e.address.isV4() ? "ip" : "ip6",
+                       e.address.toString(), e.port));
+  }
+  std::vector<std::string> bypass_v4;
+  std::vector<std::string> bypass_v6;
+  for (const auto& c : spec.bypass) {
+    (c.address().isV4() ? bypass_v4 : bypass_v6).push_back(c.toString());
+  }
+  if (!bypass_v4.empty()) s.rule(fmt::format("ip daddr {} accept", setOf(bypass_v4)));
+  if (!bypass_v6.empty()) s.rule(fmt::format("ip6 daddr {} accept", setOf(bypass_v6)));
   if (spec.allow_dhcp) {
     s.rule("meta nfproto ipv4 udp sport 68 udp dport 67 accept");
     s.rule("ip6 saddr fe80::/10 udp sport 546 udp dport 547 accept");
@@ -254,6 +266,8 @@ core::Result<std::string> killSwitch(const KillSwitchSpec& spec) {
 core::Result<std::string> dnsLeak(const DnsSpec& spec) {
   AUREO_RETURN_IF_ERROR(checkTable(spec.table));
   AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
+  if (spec.excluded_cgroup)
+    AUREO_RETURN_IF_ERROR(checkCgroup(*spec.excluded_cgroup, "excluded_cgroup"));
   std::vector<std::string> v4;
   std::vector<std::string> v6;
   for (const auto& r : spec.resolvers) (r.isV4() ? v4 : v6).push_back(r.toString());
@@ -265,6 +279,7 @@ core::Result<std::string> dnsLeak(const DnsSpec& spec) {
   s.rule("oifname \"lo\" accept");
   if (!v4.empty()) s.rule(fmt::format("oifname {} ip daddr {} {} accept", tun, setOf(v4), kDns));
   if (!v6.empty()) s.rule(fmt::format("oifname {} ip6 daddr {} {} accept", tun, setOf(v6), kDns));
+  if (spec.excluded_cgroup) s.rule(fmt::format("{} accept", cgroupMatch(*spec.excluded_cgroup)));
   s.rule(fmt::format("{} drop", kDns));
   return s.finish();
 }
@@ -293,6 +308,27 @@ core::Result<std::string> ipv6Block(const Ipv6BlockSpec& spec) {
 
   s.chain("forward", "filter", "forward", "filter", "accept");
   s.rule("meta nfproto ipv6 drop");
+  return s.finish();
+}
+
+core::Result<std::string> tunnelMark(const TunnelMarkSpec& spec) {
+  AUREO_RETURN_IF_ERROR(checkTable(spec.table));
+  AUREO_RETURN_IF_ERROR(checkInterface(spec.tunnel_interface, "tunnel_interface"));
+  if (spec.fwmark == 0) return core::invalidArgument("fwmark 0 marks nothing", "fwmark");
+  const std::string mark = fmt::format("{:#x}", spec.fwmark);
+  const std::string tun = quoted(spec.tunnel_interface);
+
+  Script s(spec.table);
+  // Before conntrack: spoofed packets for the tunnel address from outside.
+  s.chain("preraw", "filter", "prerouting", "raw", "accept");
+  for (const auto& a : spec.tunnel_addresses) {
+    s.rule(fmt::format("iifname != {} {} daddr {} fib saddr type != local drop", tun,
+                       a.isV4() ? "ip" : "ip6", a.toString()));
+  }
+  s.chain("premangle", "filter", "prerouting", "mangle", "accept");
+  s.rule("meta l4proto udp meta mark set ct mark");
+  s.chain("postmangle", "filter", "postrouting", "mangle", "accept");
+  s.rule(fmt::format("meta l4proto udp meta mark {} ct mark set meta mark", mark));
   return s.finish();
 }
 

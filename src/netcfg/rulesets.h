@@ -62,6 +62,12 @@ struct KillSwitchSpec {
   std::optional<uint32_t> fwmark;
   // Applications in this cgroup bypass the kill switch (split tunneling).
   std::optional<CgroupMatch> excluded_cgroup;
+  // Destinations routed outside the tunnel on purpose (split tunneling):
+  // reachable directly, IPv4 and IPv6 mixed.
+  std::vector<core::Cidr> bypass;
+  // TCP services reachable outside the tunnel, e.g. the API, so a client
+  // whose node died can still ask for another one.
+  std::vector<Endpoint> tcp_endpoints;
 };
 core::Result<std::string> killSwitch(const KillSwitchSpec& spec);
 
@@ -71,6 +77,9 @@ struct DnsSpec {
   std::string table = "aureo-dns";
   std::string tunnel_interface;
   std::vector<core::IpAddress> resolvers;  // IPv4 and IPv6 mixed
+  // Applications in this cgroup are outside the tunnel (split tunneling)
+  // and resolve names the way they would without the VPN.
+  std::optional<CgroupMatch> excluded_cgroup;
 };
 core::Result<std::string> dnsLeak(const DnsSpec& spec);
 
@@ -93,6 +102,19 @@ struct SplitTunnelSpec {
   uint32_t fwmark = 0;
 };
 core::Result<std::string> splitTunnelMark(const SplitTunnelSpec& spec);
+
+// A client, in the style of wg-quick: the engine's marked UDP saves its mark
+// in the connection, and replies get it back before reverse-path filtering
+// (with src_valid_mark) looks at them, so strict rp_filter routes them like
+// the socket's own packets instead of into the tunnel; and a packet for a
+// tunnel address arriving on any other interface is dropped.
+struct TunnelMarkSpec {
+  std::string table = "aureo-mark";
+  std::string tunnel_interface;
+  std::vector<core::IpAddress> tunnel_addresses;
+  uint32_t fwmark = 0;
+};
+core::Result<std::string> tunnelMark(const TunnelMarkSpec& spec);
 
 // Validation shared with other modules.
 bool isValidCgroupPath(std::string_view path);

@@ -109,6 +109,20 @@ TEST(KillSwitchTest, ExcludedCgroupRendersSocketMatch) {
   EXPECT_TRUE(contains(*text, "socket cgroupv2 level 2 \"aureo/excluded\" accept"));
 }
 
+TEST(KillSwitchTest, BypassPrefixesAndTcpEndpointsAreReachableOutsideTheTunnel) {
+  auto spec = killSwitchSpec();
+  spec.bypass = {cidr("192.0.2.0/24"), cidr("198.18.0.0/15"), cidr("2001:db8:1::/48")};
+  spec.tcp_endpoints = {{ip("198.51.100.1"), 8080}};
+  auto text = killSwitch(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  EXPECT_TRUE(contains(*text, "ip daddr { 192.0.2.0/24, 198.18.0.0/15 } accept"));
+  EXPECT_TRUE(contains(*text, "ip6 daddr 2001:db8:1::/48 accept"));
+  EXPECT_TRUE(contains(*text, "ip daddr 198.51.100.1 tcp dport 8080 accept"));
+  EXPECT_EQ(nftCheck(*text), "");
+  spec.tcp_endpoints = {{ip("198.51.100.1"), 0}};
+  EXPECT_FALSE(killSwitch(spec).ok());
+}
+
 TEST(KillSwitchTest, RejectsHostileInputs) {
   auto spec = killSwitchSpec();
   spec.tunnel_interface = "wg0\" accept; #";
@@ -203,6 +217,20 @@ TEST(DnsLeakTest, AllowsOnlyResolversThroughTheTunnel) {
   EXPECT_EQ(nftCheck(*text), "");
 }
 
+TEST(DnsLeakTest, AnExcludedCgroupResolvesOutsideTheTunnel) {
+  DnsSpec spec;
+  spec.tunnel_interface = "aureo0";
+  spec.resolvers = {ip("1.1.1.1")};
+  spec.excluded_cgroup = CgroupMatch{"aureo-exclude", 1};
+  auto text = dnsLeak(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  const auto accept = text->find("socket cgroupv2 level 1 \"aureo-exclude\" accept");
+  ASSERT_NE(accept, std::string::npos);
+  EXPECT_LT(accept, text->find("th dport { 53, 853 } drop"));
+  spec.excluded_cgroup = CgroupMatch{"../escape", 1};
+  EXPECT_FALSE(dnsLeak(spec).ok());
+}
+
 TEST(DnsLeakTest, NoResolversDropsAllDnsButLoopback) {
   DnsSpec spec;
   spec.tunnel_interface = "aureo0";
@@ -253,6 +281,24 @@ TEST(SplitTunnelTest, RendersMarkSaveRestoreAndMasquerade) {
   spec.fwmark = 1;
   spec.cgroup.path = "/abs";
   EXPECT_EQ(splitTunnelMark(spec).error().field, "cgroup");
+}
+
+TEST(TunnelMarkTest, SavesAndRestoresTheEngineMarkAndGuardsTheTunnelAddresses) {
+  TunnelMarkSpec spec;
+  spec.tunnel_interface = "aureo0";
+  spec.tunnel_addresses = {ip("10.8.0.2"), ip("fd00::2")};
+  spec.fwmark = 0xca6d;
+  auto text = tunnelMark(spec);
+  ASSERT_TRUE(text.ok()) << text.error().toString();
+  EXPECT_TRUE(
+      contains(*text, "iifname != \"aureo0\" ip daddr 10.8.0.2 fib saddr type != local drop"));
+  EXPECT_TRUE(
+      contains(*text, "iifname != \"aureo0\" ip6 daddr fd00::2 fib saddr type != local drop"));
+  EXPECT_TRUE(contains(*text, "meta l4proto udp meta mark set ct mark"));
+  EXPECT_TRUE(contains(*text, "meta l4proto udp meta mark 0xca6d ct mark set meta mark"));
+  EXPECT_EQ(nftCheck(*text), "");
+  spec.fwmark = 0;
+  EXPECT_FALSE(tunnelMark(spec).ok());
 }
 
 TEST(CgroupPathTest, AcceptsPlainRelativePathsOnly) {

@@ -262,6 +262,17 @@ class SessionApiTest(unittest.TestCase):
         status, _, _, _ = self.gw.request("GET", "/api/v1/nodes/best?protocol=smtp", token=token)
         self.assertEqual(status, 422)
 
+        # A client moving away from a dead node excludes it.
+        status, body, _, _ = self.gw.request(
+            "GET", f"/api/v1/nodes/best?country={country}&exclude={calm.node_id}", token=token)
+        self.assertEqual((status, body["id"]), (200, busy.node_id))
+        status, _, _, _ = self.gw.request(
+            "GET", f"/api/v1/nodes/best?country={country}&exclude={calm.node_id},{busy.node_id}",
+            token=token)
+        self.assertEqual(status, 404)
+        status, _, _, _ = self.gw.request("GET", "/api/v1/nodes/best?exclude=not-an-id", token=token)
+        self.assertEqual(status, 422)
+
     def test_a_drained_node_is_not_offered_even_while_it_heartbeats(self):
         country = fresh_country()
         node = self.add_node(country)

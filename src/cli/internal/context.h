@@ -54,6 +54,9 @@ class Context {
   // The server every call goes to (see settings.h for the order).
   core::Result<std::string> server();
   core::Result<ApiClient*> api();
+  // A separate client that connects to `address` instead of resolving the
+  // server's host name (for the VPN daemon, whose DNS needs the tunnel).
+  core::Result<std::unique_ptr<ApiClient>> pinnedApi(const std::string& address);
   // The stored login for server(), if any.
   core::Result<std::optional<Credentials>> login();
   // True when the stored login is an admin's (decides admin vs own routes).
@@ -84,6 +87,7 @@ void addAdminCommands(CLI::App& app, Context& ctx, Action& action);
 void addUserCommands(CLI::App& app, Context& ctx, Action& action);
 void addSessionCommands(CLI::App& app, Context& ctx, Action& action);
 void addConfigCommands(CLI::App& app, Context& ctx, Action& action);
+void addClientCommands(CLI::App& app, Context& ctx, Action& action);
 
 // Formatting helpers for JSON values in tables.
 std::string text(const Json& j, const char* key);    // "-" for missing/null
