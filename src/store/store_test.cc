@@ -1,10 +1,12 @@
 // The store contract: every behaviour callers may rely on, written once and
 // run against each backend. A backend joins by adding a TestDatabase
-// implementation and an entry to INSTANTIATE_TEST_SUITE_P at the bottom
-// (PostgreSQL arrives with issue #7).
+// implementation and an entry to backends() at the bottom. PostgreSQL runs
+// when AUREO_TEST_POSTGRES_URL names a server (ctest's `postgres` fixture
+// sets it); each test gets a schema of its own there.
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "core/ids.h"
 #include "store/internal/dialect.h"
 #include "store/internal/migrations.h"
 
@@ -84,6 +87,83 @@ class SqliteTestDatabase final : public TestDatabase {
  private:
   std::filesystem::path dir_;
   std::string path_;
+};
+
+// The PostgreSQL server the suite runs against, or empty.
+std::string postgresUrl() {
+  const char* url = std::getenv("AUREO_TEST_POSTGRES_URL");
+  return url == nullptr ? std::string() : std::string(url);
+}
+
+// Appends libpq URI parameters.
+std::string withParams(const std::string& url, const std::string& params) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + params;
+}
+
+// What SOCI's PostgreSQL backend needs for a URL (it does not read URIs).
+std::string connectString(const std::string& url) {
+  auto converted = internal::postgresConnectString(url, "url", std::chrono::seconds(10));
+  if (!converted.ok()) throw std::runtime_error(converted.error().toString());
+  return *converted;
+}
+
+// A fresh schema in the test server, dropped afterwards; the store reaches
+// it through search_path in the URL.
+class PostgresTestDatabase final : public TestDatabase {
+ public:
+  explicit PostgresTestDatabase(std::string app_name = "aureo_store_test")
+      : schema_("t_" + core::newUuid().substr(0, 8)) {
+    const std::string base = postgresUrl();
+    if (base.empty()) throw std::runtime_error("AUREO_TEST_POSTGRES_URL is not set");
+    for (char& c : schema_) {
+      if (c == '-') c = '_';
+    }
+    admin_url_ = connectString(base);
+    url_ = withParams(base, "options=-csearch_path%3D" + schema_ + "&application_name=" + app_name);
+    soci::session admin(soci::postgresql, admin_url_);
+    admin << "CREATE SCHEMA " + schema_;
+  }
+  ~PostgresTestDatabase() override {
+    try {
+      soci::session admin(soci::postgresql, admin_url_);
+      admin << "DROP SCHEMA " + schema_ + " CASCADE";
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best effort
+    }
+  }
+
+  Result<std::unique_ptr<Store>> open(QueryObserver observer) override {
+    return openStore(options(std::move(observer)));
+  }
+
+  [[nodiscard]] StoreOptions options(QueryObserver observer = {}) const {
+    StoreOptions options;
+    options.url = url_;
+    options.pool_size = 8;
+    options.acquire_timeout = std::chrono::seconds(60);  // the machine is shared and noisy
+    options.statement_timeout = std::chrono::seconds(60);
+    options.observer = std::move(observer);
+    return options;
+  }
+
+  void exec(const std::string& sql) override {
+    soci::session session(soci::postgresql, connectString(url_));
+    session << sql;
+  }
+
+  int64_t queryInt(const std::string& sql) override {
+    soci::session session(soci::postgresql, connectString(url_));
+    long long v = 0;
+    session << sql, soci::into(v);
+    return v;
+  }
+
+  [[nodiscard]] const std::string& url() const { return url_; }
+  [[nodiscard]] const std::string& schema() const { return schema_; }
+
+ private:
+  std::string schema_;
+  std::string admin_url_;
+  std::string url_;
 };
 
 struct Backend {
@@ -1717,9 +1797,14 @@ TEST_P(StoreContractTest, MigrationTwoAddsTheControlPlaneColumns) {
   EXPECT_EQ(db_->queryInt("SELECT COUNT(reported_rx_bytes) + COUNT(tunnel_ipv6) FROM sessions"), 0);
 }
 
-// Every backend the contract runs against. Issue #7 adds PostgreSQL here.
+// Every backend the contract runs against.
 std::vector<Backend> backends() {
-  return {Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
+  std::vector<Backend> out{
+      Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
+  if (!postgresUrl().empty()) {
+    out.push_back(Backend{"postgres", [] { return std::make_unique<PostgresTestDatabase>(); }});
+  }
+  return out;
 }
 
 std::string backendName(const ::testing::TestParamInfo<Backend>& param_info) {
@@ -1762,7 +1847,7 @@ TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
   ASSERT_TRUE(db.open({}).ok());  // creates the file and directory
   soci::session sql(soci::sqlite3, "db=\"" + db.path() + "\"");
   internal::Dialect(internal::DialectKind::kSqlite)
-      .configureConnection(sql, std::chrono::milliseconds(4321));
+      .configureConnection(sql, {std::chrono::milliseconds(4321), {}});
   int synchronous = -1, foreign_keys = -1, busy_timeout = -1;
   std::string mode;
   sql << "PRAGMA synchronous", soci::into(synchronous);
@@ -1775,23 +1860,38 @@ TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
   EXPECT_EQ(mode, "wal");
 }
 
-TEST(SqliteStoreTest, UrlsOtherThanSqliteFilesAreRefusedClearly) {
-  auto open = [](std::string url) {
+TEST(StoreOpenTest, UnsupportedMalformedOrUnreachableUrlsAreRefusedClearly) {
+  auto open = [](std::string url, std::string replica = {}) {
     StoreOptions options;
     options.url = std::move(url);
+    options.replica_url = std::move(replica);
     return openStore(options);
   };
-  auto pg = open("postgres://aureo@localhost/aureo");
+  // Nothing listens on port 1: the server is unreachable, which is retryable.
+  auto pg = open("postgres://aureo:secret-password@127.0.0.1:1/aureo");
   ASSERT_FALSE(pg.ok());
-  EXPECT_EQ(pg.error().code, Code::kUnimplemented);
+  EXPECT_EQ(pg.error().code, Code::kUnavailable);
   EXPECT_NE(pg.error().message.find("PostgreSQL"), std::string::npos);
+  EXPECT_EQ(pg.error().message.find("secret-password"), std::string::npos) << pg.error().message;
+  auto malformed = open("postgresql://aureo@127.0.0.1/aureo?no_such_option=1");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(malformed.error().field, "url");
   EXPECT_EQ(open("mysql://localhost/aureo").error().code, Code::kInvalidArgument);
   EXPECT_EQ(open("sqlite:").error().code, Code::kInvalidArgument);
   EXPECT_EQ(open("sqlite::memory:").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(open("sqlite:/tmp/never-created.db", "postgres://localhost/aureo").error().field,
+            "replica_url");
+  EXPECT_EQ(open("postgres://localhost/aureo", "sqlite:/tmp/never-created.db").error().field,
+            "replica_url");
   StoreOptions zero_pool;
   zero_pool.url = "sqlite:/tmp/never-created.db";
   zero_pool.pool_size = 0;
   EXPECT_EQ(openStore(zero_pool).error().code, Code::kInvalidArgument);
+  StoreOptions zero_wait;
+  zero_wait.url = "sqlite:/tmp/never-created.db";
+  zero_wait.acquire_timeout = std::chrono::milliseconds(0);
+  EXPECT_EQ(openStore(zero_wait).error().code, Code::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists("/tmp/never-created.db"));
 }
 

@@ -1,6 +1,9 @@
 #include "store/internal/db.h"
 
+#include <algorithm>
 #include <cctype>
+#include <random>
+#include <thread>
 
 namespace aureo::store::internal {
 
@@ -87,6 +90,13 @@ std::vector<std::string> splitList(std::string_view text) {
   return out;
 }
 
+void Db::backOff(int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int ceiling_ms = 5 << std::min(attempt, 6);  // 10, 20, 40 ... 320 ms
+  std::uniform_int_distribution<int> pick(ceiling_ms / 2, ceiling_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(pick(rng)));
+}
+
 Transaction::Transaction(soci::session& sql, std::string_view begin) : sql_(sql) {
   sql_ << std::string(begin);
 }
@@ -157,7 +167,7 @@ long long execute(soci::session& sql, Query& q) {
   soci::statement st(sql);
   q.bindTo(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), soci::details::st_one_time_query);
   st.define_and_bind();
   st.execute(true);
   return st.get_affected_rows();
@@ -169,7 +179,7 @@ long long queryCount(soci::session& sql, Query& q) {
   st.exchange(soci::into(n));
   q.bindTo(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), soci::details::st_one_time_query);
   st.define_and_bind();
   st.execute(true);
   return n;
