@@ -121,11 +121,13 @@ class PostgresTestDatabase final : public TestDatabase {
     admin_url_ = connectString(base);
     url_ = withParams(base, "options=-csearch_path%3D" + schema_ + "&application_name=" + app_name);
     soci::session admin(soci::postgresql, admin_url_);
+    admin << "SET client_min_messages = warning";
     admin << "CREATE SCHEMA " + schema_;
   }
   ~PostgresTestDatabase() override {
     try {
       soci::session admin(soci::postgresql, admin_url_);
+      admin << "SET client_min_messages = warning";
       admin << "DROP SCHEMA " + schema_ + " CASCADE";
     } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best effort
     }
@@ -1791,6 +1793,83 @@ TEST_P(StoreContractTest, UsageAddsUpPerPeriodAndReadsZeroWhenEmpty) {
   EXPECT_EQ(usage.add("user-use", at(kT0), -1, 0, at(kT0)).error().code, Code::kInvalidArgument);
 }
 
+// Runs body(i) on `threads` threads released together; returns each outcome.
+template <typename Body>
+std::vector<Code> race(int threads, Body body) {
+  std::latch start(threads);
+  std::vector<Code> codes(static_cast<size_t>(threads), Code::kUnknown);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      start.arrive_and_wait();
+      core::Status status = body(i);
+      codes[static_cast<size_t>(i)] = status.ok() ? Code::kOk : status.error().code;
+    });
+  }
+  for (auto& t : pool) t.join();
+  return codes;
+}
+
+int64_t countOf(const std::vector<Code>& codes, Code code) {
+  return std::count(codes.begin(), codes.end(), code);
+}
+
+TEST_P(StoreContractTest, ConcurrentWritersOfOneUniqueValueLeaveExactlyOneWinner) {
+  constexpr int kThreads = 6;
+  for (int i = 0; i < kThreads; ++i) addUser(makeUser("uq" + std::to_string(i)));
+  addNode(makeNode("uq-node"));
+
+  auto devices = race(kThreads, [&](int i) {
+    const std::string n = std::to_string(i);
+    return store_->devices().create(
+        {"dev-uq" + n, "user-uq" + n, "laptop", "same-key=", at(kT0), std::nullopt});
+  });
+  EXPECT_EQ(countOf(devices, Code::kOk), 1);
+  EXPECT_EQ(countOf(devices, Code::kAlreadyExists), kThreads - 1);
+
+  auto nodes = race(kThreads, [&](int i) {
+    VpnNode n = makeNode("uq-twin");
+    n.id = "node-uq-twin-" + std::to_string(i);
+    return store_->nodes().create(n);
+  });
+  EXPECT_EQ(countOf(nodes, Code::kOk), 1);
+  EXPECT_EQ(countOf(nodes, Code::kAlreadyExists), kThreads - 1);
+
+  auto sessions = race(kThreads, [&](int i) {
+    const std::string n = std::to_string(i);
+    return store_->sessions().create(
+        makeSession("uq" + n, "user-uq" + n, "node-uq-node", "10.8.0.9"));
+  });
+  EXPECT_EQ(countOf(sessions, Code::kOk), 1);
+  EXPECT_EQ(countOf(sessions, Code::kAlreadyExists), kThreads - 1);
+  EXPECT_EQ(store_->sessions().listActiveForNode("node-uq-node")->size(), 1u);
+
+  auto tokens = race(kThreads, [&](int i) {
+    RefreshToken t = makeToken("uq" + std::to_string(i), "user-uq0", "fam-uq");
+    t.token_hash = "hash-uq-same";
+    return store_->refreshTokens().create(t);
+  });
+  EXPECT_EQ(countOf(tokens, Code::kOk), 1);
+  EXPECT_EQ(countOf(tokens, Code::kAlreadyExists), kThreads - 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentUsageAddsToOneRowAllCount) {
+  addUser(makeUser("tally"));
+  constexpr int kThreads = 6;
+  constexpr int kAdds = 20;
+  auto codes = race(kThreads, [&](int) -> core::Status {
+    for (int j = 0; j < kAdds; ++j) {
+      AUREO_RETURN_IF_ERROR(store_->usage().add("user-tally", at(kT0), 3, 5, at(kT0 + j)));
+    }
+    return core::okStatus();
+  });
+  EXPECT_EQ(countOf(codes, Code::kOk), kThreads);
+  auto usage = store_->usage().get("user-tally", at(kT0));
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->bytes_sent, 3 * kThreads * kAdds);
+  EXPECT_EQ(usage->bytes_received, 5 * kThreads * kAdds);
+}
+
 TEST_P(StoreContractTest, MigrationTwoAddsTheControlPlaneColumns) {
   EXPECT_EQ(db_->queryInt("SELECT COUNT(*) FROM schema_migrations WHERE version = 2"), 1);
   EXPECT_EQ(db_->queryInt("SELECT COUNT(peer_version) FROM vpn_nodes"), 0);
@@ -1894,6 +1973,269 @@ TEST(StoreOpenTest, UnsupportedMalformedOrUnreachableUrlsAreRefusedClearly) {
   EXPECT_EQ(openStore(zero_wait).error().code, Code::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists("/tmp/never-created.db"));
 }
+
+// ---------------------------------------------------------------- PostgreSQL only
+
+TEST(PostgresDialectTest, ErrorsMapBySqlstateAndOnlyUncommittedFailuresRetry) {
+  const internal::Dialect pg(internal::DialectKind::kPostgres);
+  const std::pair<const char*, Code> cases[] = {
+      {"23505", Code::kAlreadyExists},
+      {"23503", Code::kFailedPrecondition},
+      {"23502", Code::kInvalidArgument},
+      {"22003", Code::kInvalidArgument},
+      {"40001", Code::kAborted},
+      {"40P01", Code::kAborted},
+      {"57014", Code::kDeadlineExceeded},
+      {"57P01", Code::kUnavailable},
+      {"57P02", Code::kUnavailable},
+      {"57P03", Code::kUnavailable},
+      {"08006", Code::kUnavailable},
+      {"08001", Code::kUnavailable},
+      {"53300", Code::kUnavailable},
+      {"53100", Code::kResourceExhausted},
+      {"28P01", Code::kUnavailable},
+      {"42501", Code::kPermissionDenied},
+      {"25006", Code::kFailedPrecondition},
+      {"XX001", Code::kDataLoss},
+      {"42P01", Code::kInternal},
+      {"XX000", Code::kInternal},
+  };
+  for (const auto& [state, code] : cases) {
+    const soci::postgresql_soci_error e("boom", state);
+    EXPECT_EQ(pg.mapError(e).code, code) << state;
+    const bool retry = std::string(state) == "40001" || std::string(state) == "40P01" ||
+                       std::string(state) == "57P01";
+    EXPECT_EQ(pg.retryable(e), retry) << state;
+  }
+  // SQLite's own busy handling waits; the store never replays on SQLite.
+  EXPECT_FALSE(internal::Dialect(internal::DialectKind::kSqlite)
+                   .retryable(soci::postgresql_soci_error("boom", "40001")));
+}
+
+TEST(PostgresDialectTest, UrlsBecomeQuotedKeyValueStringsWithTimeoutAndName) {
+  auto converted = internal::postgresConnectString(
+      "postgres://u:p%27w@db.example:6543/aureo?sslmode=require", "url", std::chrono::seconds(7));
+  ASSERT_TRUE(converted.ok()) << converted.error().toString();
+  EXPECT_NE(converted->find("host='db.example'"), std::string::npos) << *converted;
+  EXPECT_NE(converted->find("port='6543'"), std::string::npos);
+  EXPECT_NE(converted->find("password='p\\'w'"), std::string::npos) << *converted;
+  EXPECT_NE(converted->find("sslmode='require'"), std::string::npos);
+  EXPECT_NE(converted->find("connect_timeout=7"), std::string::npos);
+  EXPECT_NE(converted->find("application_name=aureo"), std::string::npos);
+  auto own = internal::postgresConnectString("postgres://h/d?connect_timeout=3&application_name=x",
+                                             "url", std::chrono::seconds(7));
+  EXPECT_EQ(own->find("connect_timeout=7"), std::string::npos);
+  EXPECT_NE(own->find("connect_timeout='3'"), std::string::npos);
+}
+
+// Plain connections to the test database: one holds locks in an open
+// transaction, the other watches the store's connections in
+// pg_stat_activity (which a transaction sees frozen at its first look).
+class Observer {
+ public:
+  explicit Observer(const PostgresTestDatabase& db)
+      : sql_(soci::postgresql, connectString(db.url())),
+        watch_(soci::postgresql, connectString(db.url())) {}
+  soci::session& sql() { return sql_; }
+  soci::session& watch() { return watch_; }
+
+  // Backends of the store (by application name) and how many wait on a lock.
+  int64_t backends(const std::string& app, bool waiting_on_lock = false) {
+    long long n = 0;
+    std::string q = "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '" + app + "'";
+    if (waiting_on_lock) q += " AND wait_event_type = 'Lock'";
+    watch_ << q, soci::into(n);
+    return n;
+  }
+  // Polls without a deadline of its own: ctest's timeout bounds a hang.
+  void waitFor(const std::function<bool()>& done) {
+    while (!done()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  void terminate(const std::string& app) {
+    watch_ << "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+              "application_name = '" +
+                  app + "'";
+  }
+
+ private:
+  soci::session sql_;
+  soci::session watch_;
+};
+
+class PostgresStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Each test names its store's connections so it can find them.
+  Result<std::unique_ptr<Store>> openNamed(PostgresTestDatabase& db, const std::string& app,
+                                           int pool_size,
+                                           std::function<void(StoreOptions&)> tweak = {}) {
+    StoreOptions options = db.options();
+    options.url = withParams(db.url(), "application_name=" + app);
+    options.pool_size = pool_size;
+    if (tweak) tweak(options);
+    return openStore(options);
+  }
+};
+
+TEST_P(PostgresStoreTest, AStatementPastTheTimeoutIsCancelledAsDeadlineExceeded) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_timeout", 2, [](StoreOptions& o) {
+    o.statement_timeout = std::chrono::milliseconds(200);
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  auto count = (*store)->users().count();  // waits on the lock until cancelled
+  raw.sql() << "ROLLBACK";
+  ASSERT_FALSE(count.ok());
+  EXPECT_EQ(count.error().code, Code::kDeadlineExceeded) << count.error().toString();
+  EXPECT_EQ(*(*store)->users().count(), 0);  // the connection is still good
+}
+
+TEST_P(PostgresStoreTest, ConnectionsTheServerDroppedAreReopenedBeforeUse) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_dropped", 3);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  EXPECT_EQ(raw.backends("aureo_dropped"), 3);
+  raw.terminate("aureo_dropped");
+  raw.waitFor([&] { return raw.backends("aureo_dropped") == 0; });
+  // Every pooled connection is dead now; each is found so and reopened.
+  for (int i = 0; i < 6; ++i) {
+    auto status = (*store)->users().create(makeUser("back" + std::to_string(i)));
+    ASSERT_TRUE(status.ok()) << status.error().toString();
+  }
+  EXPECT_EQ(*(*store)->users().count(), 6);
+}
+
+TEST_P(PostgresStoreTest, ATransactionWhoseConnectionIsLostBeforeCommitRunsAgainAndCommitsOnce) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_midway", 1);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  ASSERT_TRUE((*store)->users().create(makeUser("midway")).ok());
+  ASSERT_TRUE((*store)->nodes().create(makeNode("midway")).ok());
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE";
+  // Ends at its limit of one session: a second run after a commit would
+  // fail, so success means it committed exactly once.
+  core::Status created = core::internalError("not run");
+  std::atomic<bool> finished{false};
+  std::thread writer([&] {
+    created = (*store)->sessions().createWithinLimit(
+        makeSession("midway", "user-midway", "node-midway", "10.8.0.2"), 1);
+    finished = true;
+  });
+  raw.waitFor([&] { return raw.backends("aureo_midway", true) == 1; });
+  // The server ends the connection while the transaction waits before its
+  // COMMIT: nothing committed, so the store reconnects and runs it again,
+  // which waits again.
+  long long first_pid = 0;
+  raw.watch() << "SELECT pid FROM pg_stat_activity WHERE application_name = 'aureo_midway'",
+      soci::into(first_pid);
+  raw.terminate("aureo_midway");
+  raw.waitFor([&] {
+    if (finished) return true;  // it gave up instead: the assertions below say how
+    long long pid = 0;
+    soci::indicator ind = soci::i_null;
+    raw.watch() << "SELECT MAX(pid) FROM pg_stat_activity WHERE application_name = "
+                   "'aureo_midway' AND wait_event_type = 'Lock'",
+        soci::into(pid, ind);
+    return ind == soci::i_ok && pid != first_pid;
+  });
+  raw.sql() << "COMMIT";
+  writer.join();
+  ASSERT_TRUE(created.ok()) << created.error().toString();
+  EXPECT_EQ(*(*store)->sessions().countActiveForUser("user-midway"), 1);
+  EXPECT_EQ((*store)->sessions().get("session-midway")->tunnel_ip, "10.8.0.2");
+}
+
+TEST_P(PostgresStoreTest, AnAutocommitWriteWhoseConnectionIsLostIsReportedUnavailableNotReplayed) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_doubt", 1);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  core::Status created = core::internalError("not run");
+  // A lone INSERT commits by itself: once sent, a lost connection leaves its
+  // outcome unknown, so the caller is told to retry instead.
+  std::thread writer([&] { created = (*store)->users().create(makeUser("doubt")); });
+  raw.waitFor([&] { return raw.backends("aureo_doubt", true) == 1; });
+  raw.terminate("aureo_doubt");
+  writer.join();
+  raw.sql() << "ROLLBACK";
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, Code::kUnavailable) << created.error().toString();
+  EXPECT_EQ(*(*store)->users().count(), 0);  // the pool reconnected for this call
+}
+
+TEST_P(PostgresStoreTest, AFullPoolMakesCallersWaitABoundedTimeThenReportsUnavailable) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_full", 1, [](StoreOptions& o) {
+    o.acquire_timeout = std::chrono::milliseconds(100);
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  Result<int64_t> held = core::internalError("not run");
+  std::thread holder([&] { held = (*store)->users().count(); });  // holds the only connection
+  raw.waitFor([&] { return raw.backends("aureo_full", true) == 1; });
+  auto ping = (*store)->ping();
+  raw.sql() << "ROLLBACK";
+  holder.join();
+  ASSERT_FALSE(ping.ok());
+  EXPECT_EQ(ping.error().code, Code::kUnavailable);
+  EXPECT_NE(ping.error().message.find("no free primary database connection"), std::string::npos)
+      << ping.error().message;
+  EXPECT_TRUE(held.ok());
+  EXPECT_TRUE((*store)->ping().ok());
+}
+
+TEST_P(PostgresStoreTest, TheReplicaServesListsAndStatisticsWhileEverythingElseUsesThePrimary) {
+  // The "replica" is a second schema, so the test sees which one answered;
+  // production points replica_url at a streaming standby of the primary.
+  PostgresTestDatabase primary_db;
+  PostgresTestDatabase replica_db;
+  {
+    auto replica = replica_db.open({});
+    ASSERT_TRUE(replica.ok()) << replica.error().toString();
+    ASSERT_TRUE((*replica)->users().create(makeUser("seen-on-replica")).ok());
+    ASSERT_TRUE((*replica)->nodes().create(makeNode("replica-node")).ok());
+  }
+  auto store = openNamed(primary_db, "aureo_primary", 2, [&](StoreOptions& o) {
+    o.replica_url = withParams(replica_db.url(), "application_name=aureo_replica");
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  ASSERT_TRUE((*store)->users().create(makeUser("on-primary")).ok());
+  ASSERT_TRUE((*store)->nodes().create(makeNode("primary-node")).ok());
+
+  auto users = (*store)->users().list({}, Page{10, 0});
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->items.size(), 1u);
+  EXPECT_EQ(users->items[0].username, "seen-on-replica");
+  auto nodes = (*store)->nodes().list({});
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].name, "replica-node");
+  EXPECT_EQ((*store)->stats().collect()->users_total, 1);
+  EXPECT_EQ((*store)->sessions().list({}, Page{10, 0})->total, 0);
+  EXPECT_EQ((*store)->audit().list({}, Page{10, 0})->total, 0);
+
+  EXPECT_EQ((*store)->users().get("user-on-primary")->username, "on-primary");
+  EXPECT_EQ((*store)->users().get("user-seen-on-replica").error().code, Code::kNotFound);
+  EXPECT_EQ(*(*store)->users().count(), 1);
+  EXPECT_EQ((*store)->nodes().get("node-primary-node")->name, "primary-node");
+}
+
+// Instantiated only when a server is configured (ctest's `postgres` fixture).
+std::vector<std::string> postgresOnly() {
+  if (postgresUrl().empty()) return {};
+  return {"postgres"};
+}
+INSTANTIATE_TEST_SUITE_P(Server, PostgresStoreTest, ::testing::ValuesIn(postgresOnly()),
+                         [](const auto& param_info) { return param_info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresStoreTest);
 
 TEST(MigrationScriptTest, SplitsOnSemicolonsOutsideQuotes) {
   auto parts = internal::splitStatements(

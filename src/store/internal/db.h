@@ -64,6 +64,17 @@ core::Result<Page> checkPage(const Page& page);
 std::string joinList(const std::vector<std::string>& items);
 std::vector<std::string> splitList(std::string_view text);
 
+// What the attempt running on this thread has sent so far, so that a lost
+// connection can be judged: PostgreSQL commits nothing before COMMIT (or an
+// autocommit write) goes out, and rolls back whatever a dead connection
+// left open. Transaction and execute() keep it; Db::run sets it up.
+struct AttemptState {
+  int open_transactions = 0;
+  bool commit_in_doubt = false;  // a COMMIT or autocommit write was sent
+};
+// The state of the attempt on this thread, or null outside Db::run.
+AttemptState*& currentAttempt();
+
 struct DbOptions {
   std::chrono::milliseconds acquire_timeout{10000};
   // Attempts of a transaction that failed in a way that certainly did not
@@ -136,21 +147,41 @@ class Db {
       }
       bool retry = false;
       core::Error error;
+      AttemptState state;
+      AttemptScope scope(state);
       try {
         return fn(lease->session());
       } catch (const std::exception& e) {
         error = dialect_.mapError(e);
         retry = dialect_.retryable(e);
         if (dialect_.connectionLost(lease->session())) {
-          lease->markBroken();
           error.code = core::Code::kUnavailable;
+          // Lost before anything could commit: safe to run again whole.
+          // Lost during a COMMIT: the outcome is unknown, so the caller hears
+          // kUnavailable rather than risk applying the change twice.
+          retry = retry || !state.commit_in_doubt;
         }
+        // A server going away may say so (57P01) before the socket shows it.
+        if (error.code == core::Code::kUnavailable) lease->markBroken();
       }
       db_ok = false;
       if (!retry || attempt >= options_.max_attempts) return error;
       backOff(attempt);
     }
   }
+
+  class AttemptScope {
+   public:
+    explicit AttemptScope(AttemptState& state) : saved_(currentAttempt()) {
+      currentAttempt() = &state;
+    }
+    AttemptScope(const AttemptScope&) = delete;
+    AttemptScope& operator=(const AttemptScope&) = delete;
+    ~AttemptScope() { currentAttempt() = saved_; }
+
+   private:
+    AttemptState* saved_;
+  };
 
   // Sleeps a short, growing, jittered while before attempt + 1.
   static void backOff(int attempt);

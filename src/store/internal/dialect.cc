@@ -166,6 +166,9 @@ void Dialect::configureConnection(soci::session& sql, const ConnectionSettings& 
     // Times are BIGINT milliseconds, so no setting touches their meaning;
     // UTC keeps server-side logs comparable.
     sql << "SET TIME ZONE 'UTC'";
+    // libpq prints notices to stderr; "already exists, skipping" and the
+    // like are expected and not worth a line in the service's output.
+    sql << "SET client_min_messages = warning";
     return;
   }
   auto* backend = static_cast<soci::sqlite3_session_backend*>(sql.get_backend());
