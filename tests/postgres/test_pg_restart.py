@@ -11,6 +11,7 @@ Run: python3 test_pg_restart.py --binary build/bin/aureo-gateway --cluster tests
 import argparse
 import collections
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ class RestartTest(unittest.TestCase):
                 self.gw.close()
         finally:
             cluster("stop", self.state)
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_outage_answers_503_recovers_and_loses_no_acknowledged_write(self):
         self.gw = Gateway(BINARY, CONFIG, env={
