@@ -111,6 +111,12 @@ Result<std::unique_ptr<Store>> finishOpen(std::unique_ptr<ConnectionPool> primar
                                           const StoreOptions& options) {
   internal::DbOptions db_options;
   db_options.acquire_timeout = options.acquire_timeout;
+  if (dialect.kind() == DialectKind::kSqlite) {
+    // A holder may wait busy_timeout on the file lock for each statement;
+    // callers queued behind it giving up sooner would only turn a wait
+    // into an error.
+    db_options.acquire_timeout = std::max(options.acquire_timeout, options.busy_timeout);
+  }
   auto db = std::make_unique<Db>(std::move(primary), std::move(replica), dialect, db_options,
                                  options.observer);
   const auto now_ms = internal::toMillis(std::chrono::system_clock::now());

@@ -303,7 +303,7 @@ struct StoreOptions {
   std::string replica_url;
   int pool_size = 8;  // connections to the primary, and as many to the replica
   // How long an operation waits for a free pooled connection before it
-  // fails with kUnavailable.
+  // fails with kUnavailable (on SQLite at least busy_timeout).
   std::chrono::milliseconds acquire_timeout{10000};
   // SQLite: how long a statement waits for another writer.
   std::chrono::milliseconds busy_timeout{5000};
