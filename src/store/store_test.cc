@@ -2076,6 +2076,22 @@ class PostgresStoreTest : public ::testing::TestWithParam<std::string> {
   }
 };
 
+TEST_P(PostgresStoreTest, ProcessesOpeningOneFreshDatabaseAtOnceMigrateItOnce) {
+  PostgresTestDatabase db;
+  constexpr int kOpeners = 4;
+  std::vector<std::unique_ptr<Store>> stores(kOpeners);
+  auto codes = race(kOpeners, [&](int i) -> core::Status {
+    AUREO_ASSIGN_OR_RETURN(stores[static_cast<size_t>(i)], db.open({}));
+    return core::okStatus();
+  });
+  EXPECT_EQ(countOf(codes, Code::kOk), kOpeners);
+  EXPECT_EQ(db.queryInt("SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(internal::migrations().size()));
+  ASSERT_TRUE(stores[0] != nullptr);
+  ASSERT_TRUE(stores[0]->users().create(makeUser("after-race")).ok());
+  EXPECT_EQ(*stores[kOpeners - 1]->users().count(), 1);
+}
+
 TEST_P(PostgresStoreTest, AStatementPastTheTimeoutIsCancelledAsDeadlineExceeded) {
   PostgresTestDatabase db;
   auto store = openNamed(db, "aureo_timeout", 2, [](StoreOptions& o) {
