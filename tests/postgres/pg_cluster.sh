@@ -11,6 +11,10 @@
 #   pg_cluster.sh resume STATE_FILE       start the paused cluster again
 #   pg_cluster.sh url STATE_FILE          print the URL
 #
+# PG_NO_FSYNC=1 turns fsync off: for the shared test fixture, whose data is
+# thrown away, so its tests and its shutdown checkpoint do not wait on a busy
+# disk. Durability tests and benchmarks leave it unset.
+#
 # The state file records the temp dir and port. It is the only thing stop
 # trusts, so stop never touches a cluster it did not create, and it succeeds
 # (doing nothing) when start never ran or already cleaned up.
@@ -77,6 +81,9 @@ shared_buffers = 64MB
 logging_collector = off
 log_min_messages = warning
 CONF
+  if [[ -n ${PG_NO_FSYNC:-} ]]; then
+    printf 'fsync = off\nfull_page_writes = off\n' >>"$PG_DIR/data/postgresql.conf"
+  fi
   pg_start
   as_pg "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$port" -d postgres <<SQL
 CREATE ROLE $ROLE LOGIN PASSWORD '$PASSWORD';
