@@ -2244,6 +2244,39 @@ TEST_P(PostgresStoreTest, TheReplicaServesListsAndStatisticsWhileEverythingElseU
   EXPECT_EQ((*store)->nodes().get("node-primary-node")->name, "primary-node");
 }
 
+TEST_P(PostgresStoreTest, ListsFallBackToThePrimaryWhileTheReplicaIsUnreachable) {
+  // A replica that can vanish: a database of its own, dropped mid-test (the
+  // fixture's role may create databases).
+  const std::string name = "aureo_rep_" + core::newUuid().substr(0, 8);
+  const std::string base = postgresUrl();
+  soci::session admin(soci::postgresql, connectString(base));
+  admin << "CREATE DATABASE " + name;
+  const auto slash = base.rfind('/');
+  const auto query = base.find('?', slash);
+  const std::string replica_url =
+      base.substr(0, slash + 1) + name + (query == std::string::npos ? "" : base.substr(query));
+  {
+    StoreOptions o;
+    o.url = replica_url;
+    auto replica = openStore(o);
+    ASSERT_TRUE(replica.ok()) << replica.error().toString();
+    ASSERT_TRUE((*replica)->users().create(makeUser("on-replica")).ok());
+  }
+  PostgresTestDatabase primary_db;
+  auto store = openNamed(primary_db, "aureo_fallback", 2,
+                         [&](StoreOptions& o) { o.replica_url = replica_url; });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  ASSERT_TRUE((*store)->users().create(makeUser("on-primary")).ok());
+  EXPECT_EQ((*store)->users().list({}, Page{10, 0})->items.at(0).username, "on-replica");
+
+  admin << "DROP DATABASE " + name + " WITH (FORCE)";
+  auto users = (*store)->users().list({}, Page{10, 0});
+  ASSERT_TRUE(users.ok()) << users.error().toString();
+  ASSERT_EQ(users->items.size(), 1u);
+  EXPECT_EQ(users->items[0].username, "on-primary");
+  EXPECT_EQ((*store)->stats().collect()->users_total, 1);
+}
+
 // Instantiated only when a server is configured (ctest's `postgres` fixture).
 std::vector<std::string> postgresOnly() {
   if (postgresUrl().empty()) return {};
