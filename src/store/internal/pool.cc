@@ -1,6 +1,7 @@
 #include "store/internal/pool.h"
 
 #include <exception>
+#include <string>
 #include <utility>
 
 namespace aureo::store::internal {
@@ -63,7 +64,12 @@ core::Result<ConnectionPool::Lease> ConnectionPool::acquire(std::chrono::millise
       open_(slot.session);
       slot.broken = false;
     } catch (const std::exception& e) {
-      return core::unavailable("cannot reconnect to the " + name_ + " database: " + e.what());
+      // libpq's text spans lines; a log line or an error body wants one.
+      std::string why = e.what();
+      for (char& c : why) {
+        if (c == '\n') c = ' ';
+      }
+      return core::unavailable("cannot reconnect to the " + name_ + " database: " + why);
     }
   }
   return lease;
