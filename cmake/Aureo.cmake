@@ -90,8 +90,12 @@ endfunction()
 set(AUREO_TEST_POSTGRES_PORT 55432)
 set(AUREO_TEST_POSTGRES_URL
     "postgres://aureo:aureo-test-password@127.0.0.1:${AUREO_TEST_POSTGRES_PORT}/aureo")
+#
+# They take turns on the database (RESOURCE_LOCK): tests/ops restores a
+# backup over it and refuses while other sessions are connected.
 function(aureo_requires_postgres test)
   set_property(TEST ${test} APPEND PROPERTY FIXTURES_REQUIRED postgres)
+  set_property(TEST ${test} APPEND PROPERTY RESOURCE_LOCK aureo_postgres_database)
   set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
                "AUREO_TEST_POSTGRES_URL=${AUREO_TEST_POSTGRES_URL}")
 endfunction()
