@@ -82,3 +82,20 @@ function(aureo_fuzzer name)
   add_test(NAME ${name} COMMAND ${name} -runs=${ARG_RUNS} -max_total_time=120 -seed=1 ${scratch} ${ARG_CORPUS})
   set_tests_properties(${name} PROPERTIES LABELS fuzz)
 endfunction()
+
+# PostgreSQL for tests: tests/postgres/ registers the `postgres` ctest fixture,
+# a private cluster on this port (127.0.0.1 only) started before and stopped
+# after every test that calls aureo_requires_postgres(<test>). The test reads
+# the database URL from AUREO_TEST_POSTGRES_URL.
+set(AUREO_TEST_POSTGRES_PORT 55432)
+set(AUREO_TEST_POSTGRES_URL
+    "postgres://aureo:aureo-test-password@127.0.0.1:${AUREO_TEST_POSTGRES_PORT}/aureo")
+#
+# They take turns on the database (RESOURCE_LOCK): tests/ops restores a
+# backup over it and refuses while other sessions are connected.
+function(aureo_requires_postgres test)
+  set_property(TEST ${test} APPEND PROPERTY FIXTURES_REQUIRED postgres)
+  set_property(TEST ${test} APPEND PROPERTY RESOURCE_LOCK aureo_postgres_database)
+  set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
+               "AUREO_TEST_POSTGRES_URL=${AUREO_TEST_POSTGRES_URL}")
+endfunction()

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <thread>
 
 #include "api/bootstrap.h"
@@ -70,6 +71,20 @@ void addRedisOptions(core::ConfigSchema& s) {
 
 }  // namespace
 
+std::optional<std::string> validReplica(const std::string& v) {
+  if (v.empty() || v.starts_with("postgres://") || v.starts_with("postgresql://")) {
+    return std::nullopt;
+  }
+  return "must be empty or postgres://...";
+}
+
+std::optional<std::string> validPoolSize(const std::string& v) {
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec == std::errc() && end == v.data() + v.size() && n >= 1 && n <= 1000) return std::nullopt;
+  return "must be a whole number from 1 to 1000";
+}
+
 core::ConfigSchema gatewaySchema() {
   core::ConfigSchema s = {
       {"server.listen", ConfigType::kString, "127.0.0.1:8080", "Address the API listens on",
@@ -84,7 +99,13 @@ core::ConfigSchema gatewaySchema() {
       {"server.tls_key", ConfigType::kString, "", "PEM private key", "--tls-key", nullptr},
       {"database.url", ConfigType::kString, "sqlite:data/aureo.db", "sqlite:PATH or postgres://...",
        "--database", validDatabase},
-      {"database.pool_size", ConfigType::kInt, "8", "Database connections", "", nullptr},
+      {"database.pool_size", ConfigType::kInt, "8", "Database connections", "", validPoolSize},
+      {"database.replica_url", ConfigType::kString, "",
+       "PostgreSQL read replica for list and statistics queries (empty: none)", "", validReplica},
+      {"database.acquire_timeout", ConfigType::kDuration, "10s",
+       "Longest wait for a free pooled connection before answering 503", "", positive},
+      {"database.statement_timeout", ConfigType::kDuration, "10s",
+       "PostgreSQL cancels statements running longer (0: no limit)", "", nullptr},
       {"data_dir", ConfigType::kString, "data", "Folder for generated secrets", "--data-dir",
        nullptr},
       {"log.level", ConfigType::kString, "info", "debug, info, warn or error", "--log-level",
@@ -191,7 +212,15 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
   if (!skip_shared) {
     s.push_back({"database.url", ConfigType::kString, "sqlite:data/aureo.db",
                  "sqlite:PATH or postgres://...", "--database", validDatabase});
-    s.push_back({"database.pool_size", ConfigType::kInt, "8", "Database connections", "", nullptr});
+    s.push_back(
+        {"database.pool_size", ConfigType::kInt, "8", "Database connections", "", validPoolSize});
+    s.push_back({"database.replica_url", ConfigType::kString, "",
+                 "PostgreSQL read replica for list and statistics queries (empty: none)", "",
+                 validReplica});
+    s.push_back({"database.acquire_timeout", ConfigType::kDuration, "10s",
+                 "Longest wait for a free pooled connection before answering 503", "", positive});
+    s.push_back({"database.statement_timeout", ConfigType::kDuration, "10s",
+                 "PostgreSQL cancels statements running longer (0: no limit)", "", nullptr});
     s.push_back({"log.level", ConfigType::kString, "info", "debug, info, warn or error",
                  "--log-level", nullptr});
     addRedisOptions(s);
@@ -279,6 +308,11 @@ core::Result<std::unique_ptr<store::Store>> openStore(const core::Config& cfg,
   store::StoreOptions options;
   options.url = cfg.getString("database.url");
   options.pool_size = static_cast<int>(cfg.getInt("database.pool_size"));
+  options.replica_url = cfg.getString("database.replica_url");
+  options.acquire_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.getDuration("database.acquire_timeout"));
+  options.statement_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+      cfg.getDuration("database.statement_timeout"));
   options.observer = metrics.databaseObserver();
   auto store = store::openStore(options);
   if (!store.ok()) return core::unavailable("cannot open database: " + store.error().message);

@@ -3,13 +3,36 @@
 # nodes in the database) on aureo-gateway, next to a Go net/http reference doing
 # the same work, in the same run. Then the same route while a login burst runs.
 # Prints throughput, p50/p99 and the ratio. Not a test: never fails on speed.
+#
+#   bench/api/run.sh                          SQLite only
+#   bench/api/run.sh --database postgres      also PostgreSQL, on a throwaway
+#                                             cluster this script starts and stops
+#   bench/api/run.sh --database postgres://user:pw@host:port/db
+#                                             also PostgreSQL, on that (empty) database
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
+PG_PORT=${PG_PORT:-55438}
+pg_arg=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --database) pg_arg=${2:?--database needs postgres or a postgres:// URL}; shift 2 ;;
+    *) echo "usage: $0 [--database postgres|postgres://...]" >&2; exit 2 ;;
+  esac
+done
+case $pg_arg in
+  "" | postgres | postgres://* | postgresql://*) ;;
+  *) echo "--database takes postgres or a postgres:// URL" >&2; exit 2 ;;
+esac
 work=$(mktemp -d /tmp/aureo-bench-api.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -f $work/pg.state ]]; then tests/postgres/pg_cluster.sh stop "$work/pg.state" || true; fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -123,3 +146,39 @@ cpu_ratio=$(awk -v a="$a_cpu" -v g="$g_cpu" 'BEGIN { if (a > 0) printf "%.2f", g
 echo "  server CPU per request: aureo ${a_cpu} us, reference ${g_cpu} us (reference/aureo ${cpu_ratio}x)"
 printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  (logins/s alongside: %s; target p99 < 50 ms)\n" \
   "during login burst" "$b_rps" "$(to_ms $b_p50)" "$(to_ms $b_p99)" "$logins"
+
+[[ -n $pg_arg ]] || exit 0
+
+# The same gateway on PostgreSQL: seeded the same way, measured with the
+# node-list cache on and off (off: every request reads the database).
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+pg_url=$pg_arg
+if [[ $pg_url == postgres ]]; then
+  pg_url=$(tests/postgres/pg_cluster.sh start "$work/pg.state" "$PG_PORT")
+fi
+sed "s|^url = .*|url = \"$pg_url\"|" "$work/gw.toml" > "$work/gw-pg.toml"
+start_pg_gateway() {  # extra env... ; waits until it listens
+  env "$@" ./build/bin/aureo-gateway --config "$work/gw-pg.toml" --listen 127.0.0.1:18080 \
+    >"$work/pg.out" 2>>"$work/gw-pg.log" &
+  pids[0]=$!
+  for _ in $(seq 100); do grep -q "Aureo VPN API" "$work/pg.out" 2>/dev/null && break; sleep 0.2; done
+  grep -q "Aureo VPN API" "$work/pg.out" || { tail -5 "$work/gw-pg.log" >&2; exit 1; }
+}
+start_pg_gateway
+cp "$work/pg.out" "$work/pg-first.out"
+pg_admin_pw=$(sed -n 's/.*password: \(\S*\).*/\1/p' "$work/pg-first.out")
+pg_token=$(curl -sf $url/api/v1/auth/login -d "{\"email\":\"admin@bench.test\",\"password\":\"$pg_admin_pw\"}" | jq -r .access_token)
+for i in $(seq 1 100); do
+  curl -sf $url/api/v1/admin/nodes -H "Authorization: Bearer $pg_token" \
+    -d "{\"name\":\"node-$i\",\"public_ip\":\"198.51.100.$i\",\"country\":\"DE\",\"city\":\"Frankfurt\",\"protocols\":[\"wireguard\",\"openvpn\"]}" >/dev/null
+done
+curl -sf $url/api/v1/auth/register -d '{"email":"bench@bench.test","username":"bench","password":"bench password"}' >/dev/null
+utoken=$(curl -sf $url/api/v1/auth/login -d '{"email":"bench@bench.test","password":"bench password"}' | jq -r .access_token)
+test "$(curl -sf $url/api/v1/nodes -H "Authorization: Bearer $utoken" | jq .total)" = 100
+read -r p_rps p_p50 p_p99 p_err < <(run_wrk "$url/api/v1/nodes")
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+start_pg_gateway AUREO_API_NODE_LIST_CACHE=0
+read -r q_rps q_p50 q_p99 q_err < <(run_wrk "$url/api/v1/nodes")
+echo "  on PostgreSQL 15 ($([[ $pg_arg == postgres ]] && echo "throwaway local cluster" || echo "given URL"), same gateway settings):"
+printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "aureo-gateway (PostgreSQL)" "$p_rps" "$(to_ms $p_p50)" "$(to_ms $p_p99)" "$p_err"
+printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "PostgreSQL, cache off" "$q_rps" "$(to_ms $q_p50)" "$(to_ms $q_p99)" "$q_err"

@@ -69,7 +69,7 @@ class SqlAuditRepository final : public AuditRepository {
 
   Result<PageOf<AuditEntry>> list(const AuditFilter& filter, const Page& page) override {
     AUREO_ASSIGN_OR_RETURN(const Page checked, checkPage(page));
-    return db_.run("audit.list", [&](soci::session& sql) -> Result<PageOf<AuditEntry>> {
+    return db_.runRead("audit.list", [&](soci::session& sql) -> Result<PageOf<AuditEntry>> {
       PageOf<AuditEntry> out;
       Transaction tx(sql, db_.dialect().beginRead());
       Query count("SELECT COUNT(*) FROM audit_log");

@@ -65,6 +65,14 @@ class SqlIpAllocationRepository final : public IpAllocationRepository {
     if (size < 4) return core::invalidArgument("tunnel prefix too small: " + cidr_text, "cidr");
     return db_.run("ip_allocations.allocate", [&](soci::session& sql) -> Result<std::string> {
       Transaction tx(sql, db_.dialect().beginWrite());
+      // Allocations on one node take turns on the node's row (PostgreSQL;
+      // SQLite's write transaction already excludes the others), so two
+      // cannot pick the same lowest free address. NO KEY UPDATE leaves
+      // inserts that reference the node (sessions) free to proceed.
+      Query lock("SELECT COUNT(*) FROM (SELECT id FROM vpn_nodes WHERE id = :node_id" +
+                 std::string(db_.dialect().forNoKeyUpdate()) + ") locked");
+      lock.bindText("node_id", node_id);
+      queryCount(sql, lock);
       Query q("SELECT ip FROM ip_allocations WHERE node_id = :node_id");
       q.bindText("node_id", node_id);
       std::set<core::IpAddress> taken;

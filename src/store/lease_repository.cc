@@ -45,22 +45,18 @@ class SqlLeaseRepository final : public LeaseRepository {
                         std::chrono::milliseconds ttl, SystemTime now) override {
     return db_.run("leases.acquire", [&](soci::session& sql) -> Result<Lease> {
       Transaction tx(sql, db_.dialect().beginWrite());
+      // A lease never taken gets an expired placeholder row first, so that
+      // contenders for a new lease all queue on one row lock instead of
+      // racing to insert it (on PostgreSQL the loser would see a unique
+      // violation). The placeholder's token 0 makes the first holder's 1.
+      Query placeholder(
+          "INSERT INTO leases (name, holder, fencing_token, acquired_at, expires_at) VALUES "
+          "(:name, '', 0, 0, 0) ON CONFLICT (name) DO NOTHING");
+      placeholder.bindText("name", name);
+      execute(sql, placeholder);
       auto current = fetch(sql, db_.dialect(), name, true);
+      if (!current) return core::internalError("lease row vanished inside its transaction");
       const SystemTime expires = now + ttl;
-      if (!current) {
-        Lease lease{name, holder, 1, now, expires};
-        Query q(
-            "INSERT INTO leases (name, holder, fencing_token, acquired_at, expires_at) VALUES "
-            "(:name, :holder, :token, :acquired_at, :expires_at)");
-        q.bindText("name", name)
-            .bindText("holder", holder)
-            .bindInt("token", lease.fencing_token)
-            .bindTime("acquired_at", now)
-            .bindTime("expires_at", expires);
-        execute(sql, q);
-        tx.commit();
-        return lease;
-      }
       const bool live = current->expires_at > now;
       if (live && current->holder != holder) return *current;  // someone else has it
       Lease lease = *current;

@@ -141,7 +141,7 @@ class SqlNodeRepository final : public NodeRepository {
   }
 
   Result<std::vector<VpnNode>> list(const NodeFilter& filter) override {
-    return db_.run("nodes.list", [&](soci::session& sql) -> Result<std::vector<VpnNode>> {
+    return db_.runRead("nodes.list", [&](soci::session& sql) -> Result<std::vector<VpnNode>> {
       Query q(selectNodes());
       if (!filter.country.empty()) {
         q.where("country = :country").bindText("country", asciiUpper(filter.country));

@@ -293,7 +293,7 @@ class SqlSessionRepository final : public SessionRepository {
 
   Result<PageOf<Session>> list(const SessionFilter& filter, const Page& page) override {
     AUREO_ASSIGN_OR_RETURN(const Page checked, checkPage(page));
-    return db_.run("sessions.list", [&](soci::session& sql) -> Result<PageOf<Session>> {
+    return db_.runRead("sessions.list", [&](soci::session& sql) -> Result<PageOf<Session>> {
       PageOf<Session> out;
       Transaction tx(sql, db_.dialect().beginRead());
       Query count("SELECT COUNT(*) FROM sessions");

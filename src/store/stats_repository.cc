@@ -42,7 +42,7 @@ class SqlStatsRepository final : public StatsRepository {
   explicit SqlStatsRepository(Db& db) : db_(db) {}
 
   Result<Stats> collect() override {
-    return db_.run("stats.collect", [&](soci::session& sql) -> Result<Stats> {
+    return db_.runRead("stats.collect", [&](soci::session& sql) -> Result<Stats> {
       Stats out;
       Transaction tx(sql, db_.dialect().beginRead());
       sql << "SELECT COUNT(*), COALESCE(SUM(CASE WHEN is_active = 1 THEN 1 ELSE 0 END), 0) "

@@ -2,20 +2,25 @@
 // connection for its dialect, applies migrations and wires the repositories.
 #include "store/store.h"
 
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
 #include "store/internal/db.h"
 #include "store/internal/dialect.h"
 #include "store/internal/migrations.h"
+#include "store/internal/pool.h"
 #include "store/internal/repositories.h"
 
 namespace aureo::store {
 namespace {
 
+using internal::ConnectionPool;
+using internal::ConnectionSettings;
 using internal::Db;
 using internal::Dialect;
 using internal::DialectKind;
@@ -93,6 +98,34 @@ bool startsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+ConnectionSettings connectionSettings(const StoreOptions& options) {
+  ConnectionSettings settings;
+  settings.busy_timeout = options.busy_timeout;
+  settings.statement_timeout = options.statement_timeout;
+  return settings;
+}
+
+// Applies migrations on the primary and wires the repositories.
+Result<std::unique_ptr<Store>> finishOpen(std::unique_ptr<ConnectionPool> primary,
+                                          std::unique_ptr<ConnectionPool> replica, Dialect dialect,
+                                          const StoreOptions& options) {
+  internal::DbOptions db_options;
+  db_options.acquire_timeout = options.acquire_timeout;
+  if (dialect.kind() == DialectKind::kSqlite) {
+    // A holder may wait busy_timeout on the file lock for each statement;
+    // callers queued behind it giving up sooner would only turn a wait
+    // into an error.
+    db_options.acquire_timeout = std::max(options.acquire_timeout, options.busy_timeout);
+  }
+  auto db = std::make_unique<Db>(std::move(primary), std::move(replica), dialect, db_options,
+                                 options.observer);
+  const auto now_ms = internal::toMillis(std::chrono::system_clock::now());
+  AUREO_RETURN_IF_ERROR(db->run("store.migrate", [&](soci::session& sql) {
+    return internal::applyMigrations(sql, dialect, now_ms);
+  }));
+  return std::unique_ptr<Store>(std::make_unique<SqlStore>(std::move(db)));
+}
+
 Result<std::unique_ptr<Store>> openSqlite(std::string path, const StoreOptions& options) {
   if (startsWith(path, "//")) path.erase(0, 2);  // sqlite:///abs/path
   if (path.empty()) return core::invalidArgument("sqlite URL has no file path", "url");
@@ -114,25 +147,60 @@ Result<std::unique_ptr<Store>> openSqlite(std::string path, const StoreOptions& 
   }
 
   const Dialect dialect(DialectKind::kSqlite);
-  const auto size = static_cast<size_t>(options.pool_size);
-  auto pool = std::make_unique<soci::connection_pool>(size);
+  const std::string connect = "db=\"" + path + "\"";
+  const ConnectionSettings settings = connectionSettings(options);
+  auto pool = std::make_unique<ConnectionPool>(
+      "primary", static_cast<size_t>(options.pool_size),
+      [dialect, connect, settings](soci::session& sql) {
+        sql.open(soci::sqlite3, connect);
+        dialect.configureConnection(sql, settings);
+      },
+      [dialect](soci::session& sql) { return dialect.usable(sql); });
   try {
-    for (size_t i = 0; i < size; ++i) {
-      soci::session& sql = pool->at(i);
-      sql.open(soci::sqlite3, "db=\"" + path + "\"");
-      dialect.configureConnection(sql, options.busy_timeout);
-    }
+    pool->openAll();
   } catch (const std::exception& e) {
     core::Error error = dialect.mapError(e);
     error.message = "cannot open " + path + ": " + error.message;
     return error;
   }
-  auto db = std::make_unique<Db>(std::move(pool), dialect, options.observer);
-  const auto now_ms = internal::toMillis(std::chrono::system_clock::now());
-  AUREO_RETURN_IF_ERROR(db->run("store.migrate", [&](soci::session& sql) {
-    return internal::applyMigrations(sql, dialect, now_ms);
-  }));
-  return std::unique_ptr<Store>(std::make_unique<SqlStore>(std::move(db)));
+  return finishOpen(std::move(pool), nullptr, dialect, options);
+}
+
+Result<std::unique_ptr<ConnectionPool>> openPostgresPool(const std::string& name,
+                                                         const std::string& url,
+                                                         std::string_view field,
+                                                         const StoreOptions& options) {
+  const Dialect dialect(DialectKind::kPostgres);
+  AUREO_ASSIGN_OR_RETURN(const std::string connect,
+                         internal::postgresConnectString(url, field, options.acquire_timeout));
+  const ConnectionSettings settings = connectionSettings(options);
+  auto pool = std::make_unique<ConnectionPool>(
+      name, static_cast<size_t>(options.pool_size),
+      [dialect, connect, settings](soci::session& sql) {
+        sql.open(soci::postgresql, connect);
+        dialect.configureConnection(sql, settings);
+      },
+      [dialect](soci::session& sql) { return dialect.usable(sql); });
+  try {
+    pool->openAll();
+  } catch (const std::exception& e) {
+    // What libpq says about a failed connection names host and port, never
+    // the password.
+    return core::unavailable("cannot connect to the " + name +
+                             " PostgreSQL database: " + dialect.mapError(e).message);
+  }
+  return pool;
+}
+
+Result<std::unique_ptr<Store>> openPostgres(const StoreOptions& options) {
+  AUREO_ASSIGN_OR_RETURN(auto primary, openPostgresPool("primary", options.url, "url", options));
+  std::unique_ptr<ConnectionPool> replica;
+  if (!options.replica_url.empty()) {
+    AUREO_ASSIGN_OR_RETURN(
+        replica, openPostgresPool("replica", options.replica_url, "replica_url", options));
+  }
+  return finishOpen(std::move(primary), std::move(replica), Dialect(DialectKind::kPostgres),
+                    options);
 }
 
 }  // namespace
@@ -144,16 +212,28 @@ Result<std::unique_ptr<Store>> openStore(const StoreOptions& options) {
   if (options.busy_timeout.count() < 0) {
     return core::invalidArgument("busy_timeout must not be negative", "busy_timeout");
   }
+  if (options.statement_timeout.count() < 0) {
+    return core::invalidArgument("statement_timeout must not be negative", "statement_timeout");
+  }
+  if (options.acquire_timeout.count() <= 0) {
+    return core::invalidArgument("acquire_timeout must be positive", "acquire_timeout");
+  }
   const std::string_view url = options.url;
+  const auto is_postgres = [](std::string_view u) {
+    return startsWith(u, "postgres://") || startsWith(u, "postgresql://");
+  };
+  if (!options.replica_url.empty() && !is_postgres(options.replica_url)) {
+    return core::invalidArgument("replica_url must be a postgres:// URL", "replica_url");
+  }
   if (startsWith(url, "sqlite:")) {
+    if (!options.replica_url.empty()) {
+      return core::invalidArgument("a read replica needs a PostgreSQL primary", "replica_url");
+    }
     return openSqlite(std::string(url.substr(7)), options);
   }
-  if (startsWith(url, "postgres://") || startsWith(url, "postgresql://")) {
-    return core::Error{core::Code::kUnimplemented,
-                       "PostgreSQL support is not built yet (issue #7); use a sqlite: URL",
-                       {}};
-  }
-  return core::invalidArgument("unsupported database URL; expected sqlite:/path/to/file.db", "url");
+  if (is_postgres(url)) return openPostgres(options);
+  return core::invalidArgument(
+      "unsupported database URL; expected sqlite:/path/to/file.db or postgres://...", "url");
 }
 
 }  // namespace aureo::store

@@ -1,10 +1,11 @@
-// Repository interfaces. Callers depend only on these; the SOCI implementation
-// serves SQLite today and PostgreSQL later without callers changing.
+// Repository interfaces. Callers depend only on these; one SOCI
+// implementation serves SQLite and PostgreSQL.
 //
 // Error mapping every implementation follows:
 //   unique violation -> kAlreadyExists, missing row -> kNotFound,
-//   lost connection / busy database -> kUnavailable,
-//   serialization failure / deadlock -> kAborted, anything else -> kInternal.
+//   lost connection / busy database / no free pooled connection -> kUnavailable,
+//   serialization failure / deadlock -> kAborted (after the store's own
+//   retries), statement timeout -> kDeadlineExceeded, anything else -> kInternal.
 // Every method is safe to call from any thread.
 #pragma once
 
@@ -293,14 +294,28 @@ class Store {
 };
 
 struct StoreOptions {
-  std::string url;  // "sqlite:/path/to/file.db" (later "postgres://...")
-  int pool_size = 8;
+  // "sqlite:/path/to/file.db" or "postgres://user:password@host:port/database"
+  // (any libpq URI, "postgresql://" too, with its ?key=value parameters).
+  std::string url;
+  // Optional PostgreSQL read replica of the same database: list and
+  // statistics queries read there (falling back to the primary while it is
+  // unreachable). Empty: everything goes to the primary.
+  std::string replica_url;
+  int pool_size = 8;  // connections to the primary, and as many to the replica
+  // How long an operation waits for a free pooled connection before it
+  // fails with kUnavailable (on SQLite at least busy_timeout).
+  std::chrono::milliseconds acquire_timeout{10000};
+  // SQLite: how long a statement waits for another writer.
   std::chrono::milliseconds busy_timeout{5000};
+  // PostgreSQL: a statement running longer is cancelled with
+  // kDeadlineExceeded (0: no limit). Migrations are exempt.
+  std::chrono::milliseconds statement_timeout{10000};
   QueryObserver observer;  // may be empty
 };
 
-// Opens the database named by options.url, creating the file and applying
-// migrations as needed. kInvalidArgument for an unsupported URL.
+// Opens the database named by options.url, creating the SQLite file and
+// applying migrations as needed. kInvalidArgument for an unsupported URL or
+// options, kUnavailable when the server cannot be reached.
 Result<std::unique_ptr<Store>> openStore(const StoreOptions& options);
 
 }  // namespace aureo::store

@@ -1,10 +1,12 @@
 // The store contract: every behaviour callers may rely on, written once and
 // run against each backend. A backend joins by adding a TestDatabase
-// implementation and an entry to INSTANTIATE_TEST_SUITE_P at the bottom
-// (PostgreSQL arrives with issue #7).
+// implementation and an entry to backends() at the bottom. PostgreSQL runs
+// when AUREO_TEST_POSTGRES_URL names a server (ctest's `postgres` fixture
+// sets it); each test gets a schema of its own there.
 #include "store/store.h"
 
 #include <gtest/gtest.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "core/ids.h"
 #include "store/internal/dialect.h"
 #include "store/internal/migrations.h"
 
@@ -84,6 +87,85 @@ class SqliteTestDatabase final : public TestDatabase {
  private:
   std::filesystem::path dir_;
   std::string path_;
+};
+
+// The PostgreSQL server the suite runs against, or empty.
+std::string postgresUrl() {
+  const char* url = std::getenv("AUREO_TEST_POSTGRES_URL");
+  return url == nullptr ? std::string() : std::string(url);
+}
+
+// Appends libpq URI parameters.
+std::string withParams(const std::string& url, const std::string& params) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + params;
+}
+
+// What SOCI's PostgreSQL backend needs for a URL (it does not read URIs).
+std::string connectString(const std::string& url) {
+  auto converted = internal::postgresConnectString(url, "url", std::chrono::seconds(10));
+  if (!converted.ok()) throw std::runtime_error(converted.error().toString());
+  return *converted;
+}
+
+// A fresh schema in the test server, dropped afterwards; the store reaches
+// it through search_path in the URL.
+class PostgresTestDatabase final : public TestDatabase {
+ public:
+  explicit PostgresTestDatabase(std::string app_name = "aureo_store_test")
+      : schema_("t_" + core::newUuid().substr(0, 8)) {
+    const std::string base = postgresUrl();
+    if (base.empty()) throw std::runtime_error("AUREO_TEST_POSTGRES_URL is not set");
+    for (char& c : schema_) {
+      if (c == '-') c = '_';
+    }
+    admin_url_ = connectString(base);
+    url_ = withParams(base, "options=-csearch_path%3D" + schema_ + "&application_name=" + app_name);
+    soci::session admin(soci::postgresql, admin_url_);
+    admin << "SET client_min_messages = warning";
+    admin << "CREATE SCHEMA " + schema_;
+  }
+  ~PostgresTestDatabase() override {
+    try {
+      soci::session admin(soci::postgresql, admin_url_);
+      admin << "SET client_min_messages = warning";
+      admin << "DROP SCHEMA " + schema_ + " CASCADE";
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): best effort
+    }
+  }
+
+  Result<std::unique_ptr<Store>> open(QueryObserver observer) override {
+    return openStore(options(std::move(observer)));
+  }
+
+  [[nodiscard]] StoreOptions options(QueryObserver observer = {}) const {
+    StoreOptions options;
+    options.url = url_;
+    options.pool_size = 8;
+    options.acquire_timeout = std::chrono::seconds(60);  // the machine is shared and noisy
+    options.statement_timeout = std::chrono::seconds(60);
+    options.observer = std::move(observer);
+    return options;
+  }
+
+  void exec(const std::string& sql) override {
+    soci::session session(soci::postgresql, connectString(url_));
+    session << sql;
+  }
+
+  int64_t queryInt(const std::string& sql) override {
+    soci::session session(soci::postgresql, connectString(url_));
+    long long v = 0;
+    session << sql, soci::into(v);
+    return v;
+  }
+
+  [[nodiscard]] const std::string& url() const { return url_; }
+  [[nodiscard]] const std::string& schema() const { return schema_; }
+
+ private:
+  std::string schema_;
+  std::string admin_url_;
+  std::string url_;
 };
 
 struct Backend {
@@ -1711,15 +1793,97 @@ TEST_P(StoreContractTest, UsageAddsUpPerPeriodAndReadsZeroWhenEmpty) {
   EXPECT_EQ(usage.add("user-use", at(kT0), -1, 0, at(kT0)).error().code, Code::kInvalidArgument);
 }
 
+// Runs body(i) on `threads` threads released together; returns each outcome.
+template <typename Body>
+std::vector<Code> race(int threads, Body body) {
+  std::latch start(threads);
+  std::vector<Code> codes(static_cast<size_t>(threads), Code::kUnknown);
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) {
+    pool.emplace_back([&, i] {
+      start.arrive_and_wait();
+      core::Status status = body(i);
+      codes[static_cast<size_t>(i)] = status.ok() ? Code::kOk : status.error().code;
+    });
+  }
+  for (auto& t : pool) t.join();
+  return codes;
+}
+
+int64_t countOf(const std::vector<Code>& codes, Code code) {
+  return std::count(codes.begin(), codes.end(), code);
+}
+
+TEST_P(StoreContractTest, ConcurrentWritersOfOneUniqueValueLeaveExactlyOneWinner) {
+  constexpr int kThreads = 6;
+  for (int i = 0; i < kThreads; ++i) addUser(makeUser("uq" + std::to_string(i)));
+  addNode(makeNode("uq-node"));
+
+  auto devices = race(kThreads, [&](int i) {
+    const std::string n = std::to_string(i);
+    return store_->devices().create(
+        {"dev-uq" + n, "user-uq" + n, "laptop", "same-key=", at(kT0), std::nullopt});
+  });
+  EXPECT_EQ(countOf(devices, Code::kOk), 1);
+  EXPECT_EQ(countOf(devices, Code::kAlreadyExists), kThreads - 1);
+
+  auto nodes = race(kThreads, [&](int i) {
+    VpnNode n = makeNode("uq-twin");
+    n.id = "node-uq-twin-" + std::to_string(i);
+    return store_->nodes().create(n);
+  });
+  EXPECT_EQ(countOf(nodes, Code::kOk), 1);
+  EXPECT_EQ(countOf(nodes, Code::kAlreadyExists), kThreads - 1);
+
+  auto sessions = race(kThreads, [&](int i) {
+    const std::string n = std::to_string(i);
+    return store_->sessions().create(
+        makeSession("uq" + n, "user-uq" + n, "node-uq-node", "10.8.0.9"));
+  });
+  EXPECT_EQ(countOf(sessions, Code::kOk), 1);
+  EXPECT_EQ(countOf(sessions, Code::kAlreadyExists), kThreads - 1);
+  EXPECT_EQ(store_->sessions().listActiveForNode("node-uq-node")->size(), 1u);
+
+  auto tokens = race(kThreads, [&](int i) {
+    RefreshToken t = makeToken("uq" + std::to_string(i), "user-uq0", "fam-uq");
+    t.token_hash = "hash-uq-same";
+    return store_->refreshTokens().create(t);
+  });
+  EXPECT_EQ(countOf(tokens, Code::kOk), 1);
+  EXPECT_EQ(countOf(tokens, Code::kAlreadyExists), kThreads - 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentUsageAddsToOneRowAllCount) {
+  addUser(makeUser("tally"));
+  constexpr int kThreads = 6;
+  constexpr int kAdds = 20;
+  auto codes = race(kThreads, [&](int) -> core::Status {
+    for (int j = 0; j < kAdds; ++j) {
+      AUREO_RETURN_IF_ERROR(store_->usage().add("user-tally", at(kT0), 3, 5, at(kT0 + j)));
+    }
+    return core::okStatus();
+  });
+  EXPECT_EQ(countOf(codes, Code::kOk), kThreads);
+  auto usage = store_->usage().get("user-tally", at(kT0));
+  ASSERT_TRUE(usage.ok());
+  EXPECT_EQ(usage->bytes_sent, 3 * kThreads * kAdds);
+  EXPECT_EQ(usage->bytes_received, 5 * kThreads * kAdds);
+}
+
 TEST_P(StoreContractTest, MigrationTwoAddsTheControlPlaneColumns) {
   EXPECT_EQ(db_->queryInt("SELECT COUNT(*) FROM schema_migrations WHERE version = 2"), 1);
   EXPECT_EQ(db_->queryInt("SELECT COUNT(peer_version) FROM vpn_nodes"), 0);
   EXPECT_EQ(db_->queryInt("SELECT COUNT(reported_rx_bytes) + COUNT(tunnel_ipv6) FROM sessions"), 0);
 }
 
-// Every backend the contract runs against. Issue #7 adds PostgreSQL here.
+// Every backend the contract runs against.
 std::vector<Backend> backends() {
-  return {Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
+  std::vector<Backend> out{
+      Backend{"sqlite", [] { return std::make_unique<SqliteTestDatabase>(); }}};
+  if (!postgresUrl().empty()) {
+    out.push_back(Backend{"postgres", [] { return std::make_unique<PostgresTestDatabase>(); }});
+  }
+  return out;
 }
 
 std::string backendName(const ::testing::TestParamInfo<Backend>& param_info) {
@@ -1762,7 +1926,7 @@ TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
   ASSERT_TRUE(db.open({}).ok());  // creates the file and directory
   soci::session sql(soci::sqlite3, "db=\"" + db.path() + "\"");
   internal::Dialect(internal::DialectKind::kSqlite)
-      .configureConnection(sql, std::chrono::milliseconds(4321));
+      .configureConnection(sql, {std::chrono::milliseconds(4321), {}});
   int synchronous = -1, foreign_keys = -1, busy_timeout = -1;
   std::string mode;
   sql << "PRAGMA synchronous", soci::into(synchronous);
@@ -1775,25 +1939,352 @@ TEST(SqliteStoreTest, EachConnectionIsConfiguredForDurabilityAndIntegrity) {
   EXPECT_EQ(mode, "wal");
 }
 
-TEST(SqliteStoreTest, UrlsOtherThanSqliteFilesAreRefusedClearly) {
-  auto open = [](std::string url) {
+TEST(StoreOpenTest, UnsupportedMalformedOrUnreachableUrlsAreRefusedClearly) {
+  auto open = [](std::string url, std::string replica = {}) {
     StoreOptions options;
     options.url = std::move(url);
+    options.replica_url = std::move(replica);
     return openStore(options);
   };
-  auto pg = open("postgres://aureo@localhost/aureo");
+  // Nothing listens on port 1: the server is unreachable, which is retryable.
+  auto pg = open("postgres://aureo:secret-password@127.0.0.1:1/aureo");
   ASSERT_FALSE(pg.ok());
-  EXPECT_EQ(pg.error().code, Code::kUnimplemented);
+  EXPECT_EQ(pg.error().code, Code::kUnavailable);
   EXPECT_NE(pg.error().message.find("PostgreSQL"), std::string::npos);
+  EXPECT_EQ(pg.error().message.find("secret-password"), std::string::npos) << pg.error().message;
+  auto malformed = open("postgresql://aureo@127.0.0.1/aureo?no_such_option=1");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_EQ(malformed.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(malformed.error().field, "url");
   EXPECT_EQ(open("mysql://localhost/aureo").error().code, Code::kInvalidArgument);
   EXPECT_EQ(open("sqlite:").error().code, Code::kInvalidArgument);
   EXPECT_EQ(open("sqlite::memory:").error().code, Code::kInvalidArgument);
+  EXPECT_EQ(open("sqlite:/tmp/never-created.db", "postgres://localhost/aureo").error().field,
+            "replica_url");
+  EXPECT_EQ(open("postgres://localhost/aureo", "sqlite:/tmp/never-created.db").error().field,
+            "replica_url");
   StoreOptions zero_pool;
   zero_pool.url = "sqlite:/tmp/never-created.db";
   zero_pool.pool_size = 0;
   EXPECT_EQ(openStore(zero_pool).error().code, Code::kInvalidArgument);
+  StoreOptions zero_wait;
+  zero_wait.url = "sqlite:/tmp/never-created.db";
+  zero_wait.acquire_timeout = std::chrono::milliseconds(0);
+  EXPECT_EQ(openStore(zero_wait).error().code, Code::kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists("/tmp/never-created.db"));
 }
+
+// ---------------------------------------------------------------- PostgreSQL only
+
+TEST(PostgresDialectTest, ErrorsMapBySqlstateAndOnlyUncommittedFailuresRetry) {
+  const internal::Dialect pg(internal::DialectKind::kPostgres);
+  const std::pair<const char*, Code> cases[] = {
+      {"23505", Code::kAlreadyExists},
+      {"23503", Code::kFailedPrecondition},
+      {"23502", Code::kInvalidArgument},
+      {"22003", Code::kInvalidArgument},
+      {"40001", Code::kAborted},
+      {"40P01", Code::kAborted},
+      {"57014", Code::kDeadlineExceeded},
+      {"57P01", Code::kUnavailable},
+      {"57P02", Code::kUnavailable},
+      {"57P03", Code::kUnavailable},
+      {"08006", Code::kUnavailable},
+      {"08001", Code::kUnavailable},
+      {"53300", Code::kUnavailable},
+      {"53100", Code::kResourceExhausted},
+      {"28P01", Code::kUnavailable},
+      {"42501", Code::kPermissionDenied},
+      {"25006", Code::kFailedPrecondition},
+      {"XX001", Code::kDataLoss},
+      {"42P01", Code::kInternal},
+      {"XX000", Code::kInternal},
+  };
+  for (const auto& [state, code] : cases) {
+    const soci::postgresql_soci_error e("boom", state);
+    EXPECT_EQ(pg.mapError(e).code, code) << state;
+    const bool retry = std::string(state) == "40001" || std::string(state) == "40P01" ||
+                       std::string(state) == "57P01";
+    EXPECT_EQ(pg.retryable(e), retry) << state;
+  }
+  // SQLite's own busy handling waits; the store never replays on SQLite.
+  EXPECT_FALSE(internal::Dialect(internal::DialectKind::kSqlite)
+                   .retryable(soci::postgresql_soci_error("boom", "40001")));
+}
+
+TEST(PostgresDialectTest, UrlsBecomeQuotedKeyValueStringsWithTimeoutAndName) {
+  auto converted = internal::postgresConnectString(
+      "postgres://u:p%27w@db.example:6543/aureo?sslmode=require", "url", std::chrono::seconds(7));
+  ASSERT_TRUE(converted.ok()) << converted.error().toString();
+  EXPECT_NE(converted->find("host='db.example'"), std::string::npos) << *converted;
+  EXPECT_NE(converted->find("port='6543'"), std::string::npos);
+  EXPECT_NE(converted->find("password='p\\'w'"), std::string::npos) << *converted;
+  EXPECT_NE(converted->find("sslmode='require'"), std::string::npos);
+  EXPECT_NE(converted->find("connect_timeout=7"), std::string::npos);
+  EXPECT_NE(converted->find("application_name=aureo"), std::string::npos);
+  auto own = internal::postgresConnectString("postgres://h/d?connect_timeout=3&application_name=x",
+                                             "url", std::chrono::seconds(7));
+  EXPECT_EQ(own->find("connect_timeout=7"), std::string::npos);
+  EXPECT_NE(own->find("connect_timeout='3'"), std::string::npos);
+}
+
+// Plain connections to the test database: one holds locks in an open
+// transaction, the other watches the store's connections in
+// pg_stat_activity (which a transaction sees frozen at its first look).
+class Observer {
+ public:
+  explicit Observer(const PostgresTestDatabase& db)
+      : sql_(soci::postgresql, connectString(db.url())),
+        watch_(soci::postgresql, connectString(db.url())) {}
+  soci::session& sql() { return sql_; }
+  soci::session& watch() { return watch_; }
+
+  // Backends of the store (by application name) and how many wait on a lock.
+  int64_t backends(const std::string& app, bool waiting_on_lock = false) {
+    long long n = 0;
+    std::string q = "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '" + app + "'";
+    if (waiting_on_lock) q += " AND wait_event_type = 'Lock'";
+    watch_ << q, soci::into(n);
+    return n;
+  }
+  // Polls without a deadline of its own: ctest's timeout bounds a hang.
+  void waitFor(const std::function<bool()>& done) {
+    while (!done()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  void terminate(const std::string& app) {
+    watch_ << "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+              "application_name = '" +
+                  app + "'";
+  }
+
+ private:
+  soci::session sql_;
+  soci::session watch_;
+};
+
+class PostgresStoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  // Each test names its store's connections so it can find them.
+  Result<std::unique_ptr<Store>> openNamed(PostgresTestDatabase& db, const std::string& app,
+                                           int pool_size,
+                                           std::function<void(StoreOptions&)> tweak = {}) {
+    StoreOptions options = db.options();
+    options.url = withParams(db.url(), "application_name=" + app);
+    options.pool_size = pool_size;
+    if (tweak) tweak(options);
+    return openStore(options);
+  }
+};
+
+TEST_P(PostgresStoreTest, ProcessesOpeningOneFreshDatabaseAtOnceMigrateItOnce) {
+  PostgresTestDatabase db;
+  constexpr int kOpeners = 4;
+  std::vector<std::unique_ptr<Store>> stores(kOpeners);
+  auto codes = race(kOpeners, [&](int i) -> core::Status {
+    AUREO_ASSIGN_OR_RETURN(stores[static_cast<size_t>(i)], db.open({}));
+    return core::okStatus();
+  });
+  EXPECT_EQ(countOf(codes, Code::kOk), kOpeners);
+  EXPECT_EQ(db.queryInt("SELECT COUNT(*) FROM schema_migrations"),
+            static_cast<int64_t>(internal::migrations().size()));
+  ASSERT_TRUE(stores[0] != nullptr);
+  ASSERT_TRUE(stores[0]->users().create(makeUser("after-race")).ok());
+  EXPECT_EQ(*stores[kOpeners - 1]->users().count(), 1);
+}
+
+TEST_P(PostgresStoreTest, AStatementPastTheTimeoutIsCancelledAsDeadlineExceeded) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_timeout", 2, [](StoreOptions& o) {
+    o.statement_timeout = std::chrono::milliseconds(200);
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  auto count = (*store)->users().count();  // waits on the lock until cancelled
+  raw.sql() << "ROLLBACK";
+  ASSERT_FALSE(count.ok());
+  EXPECT_EQ(count.error().code, Code::kDeadlineExceeded) << count.error().toString();
+  EXPECT_EQ(*(*store)->users().count(), 0);  // the connection is still good
+}
+
+TEST_P(PostgresStoreTest, ConnectionsTheServerDroppedAreReopenedBeforeUse) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_dropped", 3);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  EXPECT_EQ(raw.backends("aureo_dropped"), 3);
+  raw.terminate("aureo_dropped");
+  raw.waitFor([&] { return raw.backends("aureo_dropped") == 0; });
+  // Every pooled connection is dead now; each is found so and reopened.
+  for (int i = 0; i < 6; ++i) {
+    auto status = (*store)->users().create(makeUser("back" + std::to_string(i)));
+    ASSERT_TRUE(status.ok()) << status.error().toString();
+  }
+  EXPECT_EQ(*(*store)->users().count(), 6);
+}
+
+TEST_P(PostgresStoreTest, ATransactionWhoseConnectionIsLostBeforeCommitRunsAgainAndCommitsOnce) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_midway", 1);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  ASSERT_TRUE((*store)->users().create(makeUser("midway")).ok());
+  ASSERT_TRUE((*store)->nodes().create(makeNode("midway")).ok());
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE";
+  // Ends at its limit of one session: a second run after a commit would
+  // fail, so success means it committed exactly once.
+  core::Status created = core::internalError("not run");
+  std::atomic<bool> finished{false};
+  std::thread writer([&] {
+    created = (*store)->sessions().createWithinLimit(
+        makeSession("midway", "user-midway", "node-midway", "10.8.0.2"), 1);
+    finished = true;
+  });
+  raw.waitFor([&] { return raw.backends("aureo_midway", true) == 1; });
+  // The server ends the connection while the transaction waits before its
+  // COMMIT: nothing committed, so the store reconnects and runs it again,
+  // which waits again.
+  long long first_pid = 0;
+  raw.watch() << "SELECT pid FROM pg_stat_activity WHERE application_name = 'aureo_midway'",
+      soci::into(first_pid);
+  raw.terminate("aureo_midway");
+  raw.waitFor([&] {
+    if (finished) return true;  // it gave up instead: the assertions below say how
+    long long pid = 0;
+    soci::indicator ind = soci::i_null;
+    raw.watch() << "SELECT MAX(pid) FROM pg_stat_activity WHERE application_name = "
+                   "'aureo_midway' AND wait_event_type = 'Lock'",
+        soci::into(pid, ind);
+    return ind == soci::i_ok && pid != first_pid;
+  });
+  raw.sql() << "COMMIT";
+  writer.join();
+  ASSERT_TRUE(created.ok()) << created.error().toString();
+  EXPECT_EQ(*(*store)->sessions().countActiveForUser("user-midway"), 1);
+  EXPECT_EQ((*store)->sessions().get("session-midway")->tunnel_ip, "10.8.0.2");
+}
+
+TEST_P(PostgresStoreTest, AnAutocommitWriteWhoseConnectionIsLostIsReportedUnavailableNotReplayed) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_doubt", 1);
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  core::Status created = core::internalError("not run");
+  // A lone INSERT commits by itself: once sent, a lost connection leaves its
+  // outcome unknown, so the caller is told to retry instead.
+  std::thread writer([&] { created = (*store)->users().create(makeUser("doubt")); });
+  raw.waitFor([&] { return raw.backends("aureo_doubt", true) == 1; });
+  raw.terminate("aureo_doubt");
+  writer.join();
+  raw.sql() << "ROLLBACK";
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.error().code, Code::kUnavailable) << created.error().toString();
+  EXPECT_EQ(*(*store)->users().count(), 0);  // the pool reconnected for this call
+}
+
+TEST_P(PostgresStoreTest, AFullPoolMakesCallersWaitABoundedTimeThenReportsUnavailable) {
+  PostgresTestDatabase db;
+  auto store = openNamed(db, "aureo_full", 1, [](StoreOptions& o) {
+    o.acquire_timeout = std::chrono::milliseconds(100);
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  Observer raw(db);
+  raw.sql() << "BEGIN";
+  raw.sql() << "LOCK TABLE users IN ACCESS EXCLUSIVE MODE";
+  Result<int64_t> held = core::internalError("not run");
+  std::thread holder([&] { held = (*store)->users().count(); });  // holds the only connection
+  raw.waitFor([&] { return raw.backends("aureo_full", true) == 1; });
+  auto ping = (*store)->ping();
+  raw.sql() << "ROLLBACK";
+  holder.join();
+  ASSERT_FALSE(ping.ok());
+  EXPECT_EQ(ping.error().code, Code::kUnavailable);
+  EXPECT_NE(ping.error().message.find("no free primary database connection"), std::string::npos)
+      << ping.error().message;
+  EXPECT_TRUE(held.ok());
+  EXPECT_TRUE((*store)->ping().ok());
+}
+
+TEST_P(PostgresStoreTest, TheReplicaServesListsAndStatisticsWhileEverythingElseUsesThePrimary) {
+  // The "replica" is a second schema, so the test sees which one answered;
+  // production points replica_url at a streaming standby of the primary.
+  PostgresTestDatabase primary_db;
+  PostgresTestDatabase replica_db;
+  {
+    auto replica = replica_db.open({});
+    ASSERT_TRUE(replica.ok()) << replica.error().toString();
+    ASSERT_TRUE((*replica)->users().create(makeUser("seen-on-replica")).ok());
+    ASSERT_TRUE((*replica)->nodes().create(makeNode("replica-node")).ok());
+  }
+  auto store = openNamed(primary_db, "aureo_primary", 2, [&](StoreOptions& o) {
+    o.replica_url = withParams(replica_db.url(), "application_name=aureo_replica");
+  });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  ASSERT_TRUE((*store)->users().create(makeUser("on-primary")).ok());
+  ASSERT_TRUE((*store)->nodes().create(makeNode("primary-node")).ok());
+
+  auto users = (*store)->users().list({}, Page{10, 0});
+  ASSERT_TRUE(users.ok());
+  ASSERT_EQ(users->items.size(), 1u);
+  EXPECT_EQ(users->items[0].username, "seen-on-replica");
+  auto nodes = (*store)->nodes().list({});
+  ASSERT_EQ(nodes->size(), 1u);
+  EXPECT_EQ((*nodes)[0].name, "replica-node");
+  EXPECT_EQ((*store)->stats().collect()->users_total, 1);
+  EXPECT_EQ((*store)->sessions().list({}, Page{10, 0})->total, 0);
+  EXPECT_EQ((*store)->audit().list({}, Page{10, 0})->total, 0);
+
+  EXPECT_EQ((*store)->users().get("user-on-primary")->username, "on-primary");
+  EXPECT_EQ((*store)->users().get("user-seen-on-replica").error().code, Code::kNotFound);
+  EXPECT_EQ(*(*store)->users().count(), 1);
+  EXPECT_EQ((*store)->nodes().get("node-primary-node")->name, "primary-node");
+}
+
+TEST_P(PostgresStoreTest, ListsFallBackToThePrimaryWhileTheReplicaIsUnreachable) {
+  // A replica that can vanish: a database of its own, dropped mid-test (the
+  // fixture's role may create databases).
+  const std::string name = "aureo_rep_" + core::newUuid().substr(0, 8);
+  const std::string base = postgresUrl();
+  soci::session admin(soci::postgresql, connectString(base));
+  admin << "CREATE DATABASE " + name;
+  const auto slash = base.rfind('/');
+  const auto query = base.find('?', slash);
+  const std::string replica_url =
+      base.substr(0, slash + 1) + name + (query == std::string::npos ? "" : base.substr(query));
+  {
+    StoreOptions o;
+    o.url = replica_url;
+    auto replica = openStore(o);
+    ASSERT_TRUE(replica.ok()) << replica.error().toString();
+    ASSERT_TRUE((*replica)->users().create(makeUser("on-replica")).ok());
+  }
+  PostgresTestDatabase primary_db;
+  auto store = openNamed(primary_db, "aureo_fallback", 2,
+                         [&](StoreOptions& o) { o.replica_url = replica_url; });
+  ASSERT_TRUE(store.ok()) << store.error().toString();
+  ASSERT_TRUE((*store)->users().create(makeUser("on-primary")).ok());
+  EXPECT_EQ((*store)->users().list({}, Page{10, 0})->items.at(0).username, "on-replica");
+
+  admin << "DROP DATABASE " + name + " WITH (FORCE)";
+  auto users = (*store)->users().list({}, Page{10, 0});
+  ASSERT_TRUE(users.ok()) << users.error().toString();
+  ASSERT_EQ(users->items.size(), 1u);
+  EXPECT_EQ(users->items[0].username, "on-primary");
+  EXPECT_EQ((*store)->stats().collect()->users_total, 1);
+}
+
+// Instantiated only when a server is configured (ctest's `postgres` fixture).
+std::vector<std::string> postgresOnly() {
+  if (postgresUrl().empty()) return {};
+  return {"postgres"};
+}
+INSTANTIATE_TEST_SUITE_P(Server, PostgresStoreTest, ::testing::ValuesIn(postgresOnly()),
+                         [](const auto& param_info) { return param_info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(PostgresStoreTest);
 
 TEST(MigrationScriptTest, SplitsOnSemicolonsOutsideQuotes) {
   auto parts = internal::splitStatements(

@@ -110,7 +110,7 @@ class SqlUserRepository final : public UserRepository {
 
   Result<PageOf<User>> list(const UserFilter& filter, const Page& page) override {
     AUREO_ASSIGN_OR_RETURN(const Page checked, checkPage(page));
-    return db_.run("users.list", [&](soci::session& sql) -> Result<PageOf<User>> {
+    return db_.runRead("users.list", [&](soci::session& sql) -> Result<PageOf<User>> {
       PageOf<User> out;
       Transaction tx(sql, db_.dialect().beginRead());
       Query count("SELECT COUNT(*) FROM users");

@@ -11,8 +11,14 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 
 JWT_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def psql(url, sql):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                   capture_output=True)
 
 
 class Gateway:
@@ -22,13 +28,25 @@ class Gateway:
         to apply the new peer. Simulated nodes never apply peers, so tests
         default to not waiting; tests with a real node pass a real timeout.
         database_url: any database.url (e.g. postgres://...); default a
-        SQLite file in the data folder. name: of its config and log files,
-        so several gateways can share one folder."""
+        SQLite file in the data folder, or with AUREO_TEST_DATABASE=postgres
+        a fresh schema in the server AUREO_TEST_POSTGRES_URL names (ctest's
+        `postgres` fixture), dropped by close(); db_path is None then.
+        name: of its config and log files, so several gateways can share one
+        folder."""
         self.binary = binary
         self.name = name
         self.owns_dir = data_dir is None
         self.dir = data_dir or tempfile.mkdtemp(prefix="aureo-api-test-")
         self.db_path = os.path.join(self.dir, "aureo.db")
+        self.pg_base = None
+        self.pg_schema = None
+        if database_url is None and os.environ.get("AUREO_TEST_DATABASE") == "postgres":
+            self.pg_base = os.environ["AUREO_TEST_POSTGRES_URL"]
+            self.pg_schema = "api_" + uuid.uuid4().hex[:12]
+            psql(self.pg_base, f"CREATE SCHEMA {self.pg_schema}")
+            sep = "&" if "?" in self.pg_base else "?"
+            database_url = f"{self.pg_base}{sep}options=-csearch_path%3D{self.pg_schema}"
+            self.db_path = None
         self.database_url = database_url or f"sqlite:{self.db_path}"
         self.config_path = os.path.join(self.dir, f"{name}.toml")
         self.log_path = os.path.join(self.dir, f"{name}.log")
@@ -88,6 +106,8 @@ class Gateway:
         self.kill()
         if self.owns_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.pg_schema:
+                psql(self.pg_base, f"DROP SCHEMA {self.pg_schema} CASCADE")
 
     # ---- HTTP helpers ----
     def request(self, method, path, body=None, token=None, headers=None, raw=None):

@@ -1,6 +1,9 @@
 #include "store/internal/db.h"
 
+#include <algorithm>
 #include <cctype>
+#include <random>
+#include <thread>
 
 namespace aureo::store::internal {
 
@@ -87,12 +90,26 @@ std::vector<std::string> splitList(std::string_view text) {
   return out;
 }
 
+AttemptState*& currentAttempt() {
+  thread_local AttemptState* state = nullptr;
+  return state;
+}
+
+void Db::backOff(int attempt) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int ceiling_ms = 5 << std::min(attempt, 6);  // 10, 20, 40 ... 320 ms
+  std::uniform_int_distribution<int> pick(ceiling_ms / 2, ceiling_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(pick(rng)));
+}
+
 Transaction::Transaction(soci::session& sql, std::string_view begin) : sql_(sql) {
   sql_ << std::string(begin);
+  if (AttemptState* state = currentAttempt()) ++state->open_transactions;
 }
 
 Transaction::~Transaction() {
   if (!open_) return;
+  if (AttemptState* state = currentAttempt()) --state->open_transactions;
   try {
     sql_ << "ROLLBACK";
   } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): see the class comment
@@ -100,8 +117,11 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  sql_ << "COMMIT";
+  AttemptState* state = currentAttempt();
+  if (state != nullptr) state->commit_in_doubt = true;
+  sql_ << "COMMIT";  // if this throws, the destructor rolls back (SQLite keeps a busy tx open)
   open_ = false;
+  if (state != nullptr) --state->open_transactions;
 }
 
 Query& Query::where(std::string_view condition) {
@@ -154,10 +174,13 @@ void Query::bindTo(soci::statement& st) {
 }
 
 long long execute(soci::session& sql, Query& q) {
+  if (AttemptState* state = currentAttempt(); state != nullptr && state->open_transactions == 0) {
+    state->commit_in_doubt = true;  // an autocommit write
+  }
   soci::statement st(sql);
   q.bindTo(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), soci::details::st_one_time_query);
   st.define_and_bind();
   st.execute(true);
   return st.get_affected_rows();
@@ -169,7 +192,7 @@ long long queryCount(soci::session& sql, Query& q) {
   st.exchange(soci::into(n));
   q.bindTo(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), soci::details::st_one_time_query);
   st.define_and_bind();
   st.execute(true);
   return n;

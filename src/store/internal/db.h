@@ -19,6 +19,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "store/internal/dialect.h"
+#include "store/internal/pool.h"
 #include "store/store.h"
 
 namespace aureo::store::internal {
@@ -63,31 +64,71 @@ core::Result<Page> checkPage(const Page& page);
 std::string joinList(const std::vector<std::string>& items);
 std::vector<std::string> splitList(std::string_view text);
 
+// What the attempt running on this thread has sent so far, so that a lost
+// connection can be judged: PostgreSQL commits nothing before COMMIT (or an
+// autocommit write) goes out, and rolls back whatever a dead connection
+// left open. Transaction and execute() keep it; Db::run sets it up.
+struct AttemptState {
+  int open_transactions = 0;
+  bool commit_in_doubt = false;  // a COMMIT or autocommit write was sent
+};
+// The state of the attempt on this thread, or null outside Db::run.
+AttemptState*& currentAttempt();
+
+struct DbOptions {
+  std::chrono::milliseconds acquire_timeout{10000};
+  // Attempts of a transaction that failed in a way that certainly did not
+  // commit (Dialect::retryable); 1 means no retry.
+  int max_attempts = 4;
+};
+
 class Db {
  public:
-  Db(std::unique_ptr<soci::connection_pool> pool, Dialect dialect, QueryObserver observer)
-      : pool_(std::move(pool)), dialect_(dialect), observer_(std::move(observer)) {}
+  // `replica` may be null: reads then go to the primary.
+  Db(std::unique_ptr<ConnectionPool> primary, std::unique_ptr<ConnectionPool> replica,
+     Dialect dialect, DbOptions options, QueryObserver observer)
+      : primary_(std::move(primary)),
+        replica_(std::move(replica)),
+        dialect_(dialect),
+        options_(options),
+        observer_(std::move(observer)) {}
 
   [[nodiscard]] const Dialect& dialect() const { return dialect_; }
 
-  // Runs fn(soci::session&) on a pooled connection. fn returns a Result or
-  // Status; any exception becomes an Error per store.h. The observer hears
-  // the op name, the time taken and whether the database reported an error
-  // (a kNotFound the repository decides on is not a database error).
+  // Runs fn(soci::session&) on a pooled primary connection. fn returns a
+  // Result or Status; any exception becomes an Error per store.h. fn runs
+  // again, whole, after a failure Dialect::retryable() says did not commit,
+  // so it must build its statements afresh each time (every repository
+  // lambda does). The observer hears the op name, the total time taken and
+  // whether the database reported an error (a kNotFound the repository
+  // decides on is not a database error). Safe from any thread.
   template <typename Fn>
   auto run(std::string_view op, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
-    using R = decltype(fn(std::declval<soci::session&>()));
+    return observed(op, [&](bool& db_ok) { return attempts(*primary_, fn, db_ok); });
+  }
+
+  // run() for a read-only query that may see a slightly stale snapshot
+  // (lists, statistics): it goes to the read replica when one is configured,
+  // and to the primary when the replica cannot be reached.
+  template <typename Fn>
+  auto runRead(std::string_view op, Fn&& fn) -> decltype(fn(std::declval<soci::session&>())) {
+    if (!replica_) return run(op, std::forward<Fn>(fn));
+    return observed(op, [&](bool& db_ok) {
+      auto result = attempts(*replica_, fn, db_ok);
+      if (!result.ok() && result.error().code == core::Code::kUnavailable) {
+        db_ok = true;
+        return attempts(*primary_, fn, db_ok);
+      }
+      return result;
+    });
+  }
+
+ private:
+  template <typename Body>
+  auto observed(std::string_view op, Body&& body) {
     const auto start = std::chrono::steady_clock::now();
     bool db_ok = true;
-    R result = [&]() -> R {
-      try {
-        soci::session sql(*pool_);
-        return fn(sql);
-      } catch (const std::exception& e) {
-        db_ok = false;
-        return dialect_.mapError(e);
-      }
-    }();
+    auto result = body(db_ok);
     if (observer_) {
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
       observer_(op, took.count(), db_ok);
@@ -95,9 +136,60 @@ class Db {
     return result;
   }
 
- private:
-  std::unique_ptr<soci::connection_pool> pool_;
+  template <typename Fn>
+  auto attempts(ConnectionPool& pool, Fn& fn, bool& db_ok)
+      -> decltype(fn(std::declval<soci::session&>())) {
+    for (int attempt = 1;; ++attempt) {
+      auto lease = pool.acquire(options_.acquire_timeout);
+      if (!lease.ok()) {
+        db_ok = false;
+        return lease.error();
+      }
+      bool retry = false;
+      core::Error error;
+      AttemptState state;
+      AttemptScope scope(state);
+      try {
+        return fn(lease->session());
+      } catch (const std::exception& e) {
+        error = dialect_.mapError(e);
+        retry = dialect_.retryable(e);
+        if (dialect_.connectionLost(lease->session())) {
+          error.code = core::Code::kUnavailable;
+          // Lost before anything could commit: safe to run again whole.
+          // Lost during a COMMIT: the outcome is unknown, so the caller hears
+          // kUnavailable rather than risk applying the change twice.
+          retry = retry || !state.commit_in_doubt;
+        }
+        // A server going away may say so (57P01) before the socket shows it.
+        if (error.code == core::Code::kUnavailable) lease->markBroken();
+      }
+      db_ok = false;
+      if (!retry || attempt >= options_.max_attempts) return error;
+      backOff(attempt);
+    }
+  }
+
+  class AttemptScope {
+   public:
+    explicit AttemptScope(AttemptState& state) : saved_(currentAttempt()) {
+      currentAttempt() = &state;
+    }
+    AttemptScope(const AttemptScope&) = delete;
+    AttemptScope& operator=(const AttemptScope&) = delete;
+    ~AttemptScope() { currentAttempt() = saved_; }
+
+   private:
+    AttemptState* saved_;
+  };
+
+  // Sleeps a short, growing, jittered while before attempt + 1.
+  static void backOff(int attempt);
+
+  std::unique_ptr<ConnectionPool> primary_;
+  std::unique_ptr<ConnectionPool> replica_;
   Dialect dialect_;
+  DbOptions options_;
   QueryObserver observer_;
 };
 
@@ -154,7 +246,7 @@ void forEachRow(soci::session& sql, Query& q, Row& row, OnRow&& on_row) {
   row.into(st);
   q.bindTo(st);
   st.alloc();
-  st.prepare(q.text());
+  st.prepare(q.text(), soci::details::st_one_time_query);
   st.define_and_bind();
   st.execute(false);
   while (st.fetch()) on_row();

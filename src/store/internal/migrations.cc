@@ -285,7 +285,14 @@ std::vector<std::string> splitStatements(std::string_view script) {
 }
 
 core::Status applyMigrations(soci::session& sql, const Dialect& dialect, int64_t now_ms) {
-  sql << std::string(kSchemaMigrationsTable);
+  {
+    // PostgreSQL's CREATE TABLE IF NOT EXISTS is not safe against a second
+    // process doing the same at once; the preamble's lock makes it so.
+    Transaction tx(sql, dialect.beginWrite());
+    for (const std::string& statement : dialect.migrationPreamble()) sql << statement;
+    sql << std::string(kSchemaMigrationsTable);
+    tx.commit();
+  }
   const auto& all = migrations();
   {
     Query newest("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
@@ -298,6 +305,7 @@ core::Status applyMigrations(soci::session& sql, const Dialect& dialect, int64_t
   }
   for (const Migration& m : all) {
     Transaction tx(sql, dialect.beginWrite());
+    for (const std::string& statement : dialect.migrationPreamble()) sql << statement;
     Query present("SELECT COUNT(*) FROM schema_migrations WHERE version = :version");
     present.bindInt("version", m.version);
     if (queryCount(sql, present) > 0) continue;  // tx rolls back: nothing was written
