@@ -175,10 +175,10 @@ done
 curl -sf $url/api/v1/auth/register -d '{"email":"bench@bench.test","username":"bench","password":"bench password"}' >/dev/null
 utoken=$(curl -sf $url/api/v1/auth/login -d '{"email":"bench@bench.test","password":"bench password"}' | jq -r .access_token)
 test "$(curl -sf $url/api/v1/nodes -H "Authorization: Bearer $utoken" | jq .total)" = 100
-read -r p_rps p_p50 p_p99 p_err < <(run_wrk "$url/api/v1/nodes")
+read -r p_rps p_p50 p_p99 p_err _ < <(run_wrk "$url/api/v1/nodes")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 start_pg_gateway AUREO_API_NODE_LIST_CACHE=0
-read -r q_rps q_p50 q_p99 q_err < <(run_wrk "$url/api/v1/nodes")
+read -r q_rps q_p50 q_p99 q_err _ < <(run_wrk "$url/api/v1/nodes")
 echo "  on PostgreSQL 15 ($([[ $pg_arg == postgres ]] && echo "throwaway local cluster" || echo "given URL"), same gateway settings):"
 printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "aureo-gateway (PostgreSQL)" "$p_rps" "$(to_ms $p_p50)" "$(to_ms $p_p99)" "$p_err"
 printf "  %-28s %10s req/s  p50 %8s ms  p99 %8s ms  non-2xx %s\n" "PostgreSQL, cache off" "$q_rps" "$(to_ms $q_p50)" "$(to_ms $q_p99)" "$q_err"
