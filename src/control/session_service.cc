@@ -4,8 +4,8 @@
 
 #include "control/openvpn_authority.h"
 #include "core/ids.h"
-#include "crypto/encoding.h"
 #include "core/ip.h"
+#include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "openvpn/server_config.h"
 
