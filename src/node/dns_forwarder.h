@@ -88,9 +88,8 @@ class DnsForwarder {
   // Safe from any thread.
   [[nodiscard]] DnsStats stats() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit DnsForwarder(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
