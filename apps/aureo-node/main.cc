@@ -71,6 +71,10 @@ aureo::core::ConfigSchema schema() {
        validInterface},
       {"node.nat_table", ConfigType::kString, "aureo-nat", "nftables table for the NAT rules", "",
        nullptr},
+      {"node.dns_resolver", ConfigType::kBool, "true",
+       "Run the DNS resolver for clients on the tunnel gateway address when control's "
+       "nodes.dns_resolver asks for it",
+       "", nullptr},
       {"node.workers", ConfigType::kInt, "0", "Engine worker threads (0: one per CPU)", "",
        nullptr},
       {"node.drain_wait", ConfigType::kDuration, "2s",
@@ -147,6 +151,7 @@ int main(int argc, char** argv) {
   ao.listen_port = static_cast<uint16_t>(cfg->getInt("node.listen_port"));
   ao.egress_interface = cfg->getString("node.egress_interface");
   ao.nat_table = cfg->getString("node.nat_table");
+  ao.dns_resolver = cfg->getBool("node.dns_resolver");
   ao.workers = static_cast<size_t>(std::max<int64_t>(0, cfg->getInt("node.workers")));
   ao.drain_wait = cfg->getDuration("node.drain_wait");
   ao.max_connections = cfg->getInt("node.max_connections");

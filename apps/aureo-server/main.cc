@@ -62,6 +62,8 @@ aureo::core::ConfigSchema schema() {
       {"node.egress_interface", ConfigType::kString, "",
        "Interface NAT sends tunnel traffic out of (default: the default route's)", "",
        validInterface},
+      {"node.dns_resolver", ConfigType::kBool, "true",
+       "Run the DNS resolver for clients on the local node's tunnel gateway address", "", nullptr},
       {"node.metrics_listen", ConfigType::kString, "",
        "Address the local node's own /metrics is served on (empty: none)", "",
        [](const std::string& v) -> std::optional<std::string> {
@@ -234,6 +236,7 @@ int main(int argc, char** argv) {
       ao.egress_interface = cfg->getString("node.egress_interface");
       ao.drain_wait = cfg->getDuration("node.drain_wait");
       ao.openvpn.enabled = cfg->getBool("openvpn.enabled");
+      ao.dns_resolver = cfg->getBool("node.dns_resolver");
       node::ControlClientOptions co;
       co.url = "http://127.0.0.1:" + std::to_string(control_server.port());
       if (control_options->host != "127.0.0.1" && control_options->host != "0.0.0.0" &&

@@ -56,6 +56,12 @@ std::optional<std::string> validDatabase(const std::string& v) {
 
 namespace {
 
+// Read by the gateway (what configs say) and by control (what nodes run);
+// in the all-in-one binary it appears once.
+constexpr const char* kDnsResolverHelp =
+    "Client configs use the node's own DNS resolver (its tunnel gateway address), which nodes "
+    "run forwarding to their dns_servers; false: configs list the dns_servers themselves";
+
 // Options every server reads; in the all-in-one binary they appear once.
 void addRedisOptions(core::ConfigSchema& s) {
   s.push_back({"redis.url", ConfigType::kString, "",
@@ -156,6 +162,7 @@ core::ConfigSchema gatewaySchema() {
       {"api.node_list_cache", ConfigType::kDuration, "1s",
        "How long a node list answer is reused (0: never); shared through Redis if set", "",
        nullptr},
+      {"nodes.dns_resolver", ConfigType::kBool, "true", kDnsResolverHelp, "", nullptr},
       {"sessions.peer_ready_timeout", ConfigType::kDuration, "3s",
        "How long POST /api/v1/sessions waits for the node to add the peer (0: no wait)", "",
        nullptr},
@@ -212,6 +219,7 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
   if (!skip_shared) {
     s.push_back({"database.url", ConfigType::kString, "sqlite:data/aureo.db",
                  "sqlite:PATH or postgres://...", "--database", validDatabase});
+    s.push_back({"nodes.dns_resolver", ConfigType::kBool, "true", kDnsResolverHelp, "", nullptr});
     s.push_back(
         {"database.pool_size", ConfigType::kInt, "8", "Database connections", "", validPoolSize});
     s.push_back({"database.replica_url", ConfigType::kString, "",
@@ -297,6 +305,7 @@ core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg) {
   if (cfg.has("sessions.pending_timeout")) {
     policy.pending_timeout = cfg.getDuration("sessions.pending_timeout");
   }
+  if (cfg.has("nodes.dns_resolver")) policy.node_dns_resolver = cfg.getBool("nodes.dns_resolver");
   if (cfg.has("sessions.handshake_timeout")) {
     policy.handshake_timeout = cfg.getDuration("sessions.handshake_timeout");
   }
@@ -475,6 +484,8 @@ core::Result<std::unique_ptr<ControlStack>> ControlStack::build(
   c->api_config_.report_interval = cfg.getDuration("nodes.report_interval");
   c->api_config_.long_poll_timeout =
       std::min(cfg.getDuration("nodes.long_poll_timeout"), c->api_config_.max_wait);
+  if (cfg.has("nodes.dns_resolver"))
+    c->api_config_.dns_resolver = cfg.getBool("nodes.dns_resolver");
   c->node_api_ =
       std::make_unique<control::NodeApi>(store, sessions, notifier, clock, log, c->api_config_);
   return c;

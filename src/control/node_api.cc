@@ -211,6 +211,7 @@ struct NodeApi::Impl {
                                   {"tunnel_ipv6_cidr", n.tunnel_ipv6_cidr},
                                   {"wg_port", n.wg_port},
                                   {"dns_servers", dnsList(n.dns_servers)},
+                                  {"dns_resolver", config.dns_resolver},
                                   {"heartbeat_interval_s", config.heartbeat_interval.count()},
                                   {"report_interval_s", config.report_interval.count()},
                                   {"long_poll_timeout_s", config.long_poll_timeout.count()}}}});
@@ -243,7 +244,8 @@ struct NodeApi::Impl {
     }
     auto node_status = store.nodes().recordHeartbeat(req.user_id, hb, clock.now());
     if (!node_status.ok()) co_return errorResponse(node_status.error());
-    co_return jsonResponse(200, Json{{"node_status", *node_status}});
+    co_return jsonResponse(
+        200, Json{{"node_status", *node_status}, {"dns_resolver", config.dns_resolver}});
   }
 
   awaitable<Response> report(Request& req) {

@@ -4,8 +4,8 @@
 //   POST /api/v1/node/enroll
 //     {"enrollment_token","wg_public_key","hostname"?}
 //     -> 200 {"node_id","node_credential","config":{"tunnel_ipv4_cidr",
-//        "tunnel_ipv6_cidr","wg_port","dns_servers":[..],"heartbeat_interval_s",
-//        "report_interval_s","long_poll_timeout_s"}}
+//        "tunnel_ipv6_cidr","wg_port","dns_servers":[..],"dns_resolver",
+//        "heartbeat_interval_s","report_interval_s","long_poll_timeout_s"}}
 //     The token works once and expires (24 h by default): else 401. The node
 //     keeps the first host address of each tunnel prefix (10.8.0.1 in
 //     10.8.0.0/16) for itself; sessions get addresses from the second on.
@@ -15,9 +15,12 @@
 //
 //   POST /api/v1/node/heartbeat
 //     {"status":"online"|"draining","cpu_usage","connections","bytes_sent",
-//      "bytes_received","openvpn_connections"?} -> 200 {"node_status"}
+//      "bytes_received","openvpn_connections"?} -> 200 {"node_status","dns_resolver"}
 //     Brings an offline node online, unless an admin put it in maintenance
 //     or drained it; node_status is the status the control plane holds.
+//     dns_resolver (also in the enrollment config): clients are told to use
+//     the node's resolver on its tunnel gateway address, so the node runs
+//     it, forwarding to dns_servers.
 //
 //   POST /api/v1/node/sessions/report
 //     {"peers":[{"public_key","last_handshake","rx_bytes","tx_bytes"}],
@@ -66,6 +69,7 @@ struct NodeApiConfig {
   std::chrono::seconds report_interval{60};
   std::chrono::seconds long_poll_timeout{30};  // what nodes are told to ask for
   std::chrono::seconds max_wait{60};           // the most a long-poll may wait
+  bool dns_resolver = true;                    // nodes.dns_resolver
 };
 
 class NodeApi {

@@ -105,6 +105,7 @@ TEST_F(NodeApiTest, EnrollmentReturnsTheCredentialAndConfigOnceOnly) {
                              {"tunnel_ipv6_cidr", "fd00:2::/64"},
                              {"wg_port", 51820},
                              {"dns_servers", {"1.1.1.1", "1.0.0.1"}},
+                             {"dns_resolver", true},
                              {"heartbeat_interval_s", 7},
                              {"report_interval_s", 11},
                              {"long_poll_timeout_s", 13}};
@@ -150,7 +151,7 @@ TEST_F(NodeApiTest, HeartbeatBringsTheNodeOnlineUnlessInMaintenance) {
           {"bytes_sent", 1000}, {"bytes_received", 2000}, {"openvpn_connections", 0}};
   auto r = call("POST", "/api/v1/node/heartbeat", hb, cred);
   ASSERT_EQ(r.status, 200) << r.body.dump();
-  EXPECT_EQ(r.body, (Json{{"node_status", "online"}}));
+  EXPECT_EQ(r.body, (Json{{"node_status", "online"}, {"dns_resolver", true}}));
   auto node = store_->nodes().get(node_id_);
   EXPECT_EQ(node->status, "online");
   EXPECT_DOUBLE_EQ(node->cpu_usage, 12.5);

@@ -4,6 +4,7 @@
 
 #include "control/openvpn_authority.h"
 #include "core/ids.h"
+#include "core/ip.h"
 #include "crypto/encoding.h"
 #include "crypto/x25519.h"
 #include "openvpn/server_config.h"
@@ -75,14 +76,28 @@ Result<std::string> sessionPrefix(const std::string& node_cidr, bool is_openvpn)
   return core::unavailable("the node's tunnel prefix " + node_cidr + " is too small for OpenVPN");
 }
 
+// The node keeps the first host of each prefix for itself (its resolver
+// listens there); "" for a prefix that does not parse.
+std::string gatewayAddress(const std::string& prefix) {
+  auto cidr = core::Cidr::parse(prefix);
+  return cidr ? cidr->address().plus(1).toString() : std::string();
+}
+
 }  // namespace
 
 std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
-                          const std::string& private_key) {
+                          const std::string& private_key, bool node_dns_resolver) {
   std::string out = "[Interface]\n";
   if (!private_key.empty()) out += "PrivateKey = " + private_key + "\n";
   out += "Address = " + join(allowedIps(session), ", ") + "\n";
-  const auto dns = splitComma(node.dns_servers);
+  std::vector<std::string> dns;
+  if (node_dns_resolver) {
+    if (!session.tunnel_ip.empty()) dns.push_back(gatewayAddress(node.tunnel_ipv4_cidr));
+    if (!session.tunnel_ipv6.empty()) dns.push_back(gatewayAddress(node.tunnel_ipv6_cidr));
+    std::erase(dns, std::string());
+  } else {
+    dns = splitComma(node.dns_servers);
+  }
   if (!dns.empty()) out += "DNS = " + join(dns, ", ") + "\n";
   out += "\n[Peer]\n";
   out += "PublicKey = " + node.wg_public_key + "\n";
@@ -282,7 +297,7 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     if (!profile.ok()) return fail(profile.error());
     out.config = std::move(*profile);
   } else {
-    out.config = wgQuickConfig(s, out.node, out.private_key);
+    out.config = wgQuickConfig(s, out.node, out.private_key, policy_.node_dns_resolver);
   }
   if (auto st = store_.sessions().update(s); !st.ok()) return fail(st.error());
   out.peer_version = peersChanged(out.node.id);

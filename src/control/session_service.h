@@ -33,6 +33,9 @@ struct SessionPolicy {
   // A connected session whose last handshake is older than this ends.
   // WireGuard re-handshakes every 2 minutes while a peer is up.
   std::chrono::seconds handshake_timeout{10 * 60};
+  // Clients resolve through the node's own resolver at its tunnel gateway
+  // address (nodes.dns_resolver) instead of the node's dns_servers.
+  bool node_dns_resolver = true;
 };
 
 struct CreateSessionRequest {
@@ -101,9 +104,12 @@ struct DesiredState {
 };
 
 // The wg-quick file for a session. private_key may be empty (the client
-// keeps its own key), and then the [Interface] has no PrivateKey line.
+// keeps its own key), and then the [Interface] has no PrivateKey line. With
+// node_dns_resolver, DNS is the node's tunnel gateway address (the first
+// host of each tunnel prefix the session has an address in); otherwise the
+// node's dns_servers.
 std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
-                          const std::string& private_key);
+                          const std::string& private_key, bool node_dns_resolver);
 
 // The first instant of the accounting period (calendar month, UTC) holding t.
 core::SystemTime usagePeriodStart(core::SystemTime t);

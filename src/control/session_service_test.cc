@@ -68,12 +68,13 @@ TEST_F(SessionServiceTest, CreateGeneratesAKeyPairAllocatesAddressesAndWakesTheN
   EXPECT_EQ(store_->ipAllocations().listForNode(node)->size(), 2u);
 
   const auto& n = created->node;
-  const std::string expected = "[Interface]\nPrivateKey = " + created->private_key +
-                               "\nAddress = 10.8.0.2/32, fd00:8::2/128\nDNS = 1.1.1.1, 1.0.0.1\n\n"
-                               "[Peer]\nPublicKey = " +
-                               n.wg_public_key +
-                               "\nEndpoint = de1.vpn.example.test:51820\n"
-                               "AllowedIPs = 0.0.0.0/0, ::/0\nPersistentKeepalive = 25\n";
+  const std::string expected =
+      "[Interface]\nPrivateKey = " + created->private_key +
+      "\nAddress = 10.8.0.2/32, fd00:8::2/128\nDNS = 10.8.0.1, fd00:8::1\n\n"
+      "[Peer]\nPublicKey = " +
+      n.wg_public_key +
+      "\nEndpoint = de1.vpn.example.test:51820\n"
+      "AllowedIPs = 0.0.0.0/0, ::/0\nPersistentKeepalive = 25\n";
   EXPECT_EQ(created->config, expected);
 
   // A second user's session gets the next address.
@@ -140,6 +141,17 @@ TEST_F(SessionServiceTest, DisabledAccountsAreRefusedAndDeviceLimitsFollowTheTie
   EXPECT_EQ(service_.deviceLimit("premium"), 5);
   EXPECT_EQ(service_.deviceLimit("enterprise"), 10);
   EXPECT_EQ(service_.deviceLimit("unknown-tier"), 1);
+}
+
+TEST_F(SessionServiceTest, WithoutTheNodeResolverConfigsListTheNodesDnsServers) {
+  SessionPolicy policy;
+  policy.node_dns_resolver = false;
+  SessionService service(*store_, clock_, core::Logger::null(), policy);
+  store_.addNode("plain");
+  auto created = service.create(request(store_.addUser("dns")));
+  ASSERT_TRUE(created.ok()) << created.error().message;
+  EXPECT_NE(created->config.find("\nDNS = 1.1.1.1, 1.0.0.1\n"), std::string::npos)
+      << created->config;
 }
 
 TEST_F(SessionServiceTest, LimitsAreConfigurable) {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "node/cpu.h"
+#include "node/dns_forwarder.h"
 #include "node/network.h"
 #include "node/node_metrics.h"
 #include "node/reconcile.h"
@@ -48,6 +49,15 @@ seconds orDefault(seconds configured, int64_t from_control, int64_t fallback) {
   return seconds(from_control > 0 ? from_control : fallback);
 }
 
+void accumulate(DnsStats& into, const DnsStats& s) {
+  into.udp_queries += s.udp_queries;
+  into.tcp_queries += s.tcp_queries;
+  into.answered += s.answered;
+  into.servfail += s.servfail;
+  into.upstream_failures += s.upstream_failures;
+  for (size_t i = 0; i < s.drops.size(); ++i) into.drops[i] += s.drops[i];
+}
+
 struct Snapshot {
   int64_t peers = 0;
   int64_t connections = 0;
@@ -77,7 +87,8 @@ Agent::Agent(AgentOptions options, StateDir state, ControlClientOptions control,
       clock_(clock),
       log_(log),
       registry_(registry),
-      totals_(std::make_unique<Totals>()) {}
+      totals_(std::make_unique<Totals>()),
+      dns_retired_(std::make_unique<DnsStats>()) {}
 
 Agent::~Agent() {
   stop();
@@ -187,6 +198,8 @@ core::Status Agent::start(const std::stop_token& stop) {
       openvpn_.reset();
     }
   }
+  // After the addresses exist: the resolver binds the gateway addresses.
+  applyDns(settings_.dns_resolver);
 
   log_.info("node up", {{"node_id", node_id_},
                         {"interface", options_.interface_name},
@@ -303,7 +316,51 @@ bool Agent::sendHeartbeat() {
   }
   markControl(true, nullptr, "heartbeat");
   control_load_score_.store(reply->load_score.value_or(-1));
+  if (reply->dns_resolver) applyDns(*reply->dns_resolver);
   return true;
+}
+
+void Agent::applyDns(bool wanted) {
+  std::lock_guard lock(dns_mutex_);
+  if (dns_wanted_ && *dns_wanted_ == wanted) return;
+  dns_wanted_ = wanted;
+  if (!wanted || !options_.dns_resolver) {
+    if (dns_) {
+      accumulate(*dns_retired_, dns_->stats());
+      log_.info("DNS resolver stopped: control's dns_resolver setting is off");
+    }
+    dns_.reset();
+    if (wanted) {
+      log_.warn(
+          "control tells clients to use the node's DNS resolver, which this node runs "
+          "without (node.dns_resolver = false)");
+    }
+    return;
+  }
+  DnsForwarderOptions o;
+  for (const auto& prefix : prefixes_) o.listen.push_back({nodeAddress(prefix), 53});
+  o.bind_device = options_.interface_name;
+  o.allowed_sources = prefixes_;
+  for (const auto& s : settings_.dns_servers) {
+    auto upstream = parseDnsEndpoint(s);
+    if (upstream.ok()) {
+      o.upstreams.push_back(*upstream);
+    } else {
+      log_.warn("ignoring an upstream DNS server", {{"error", upstream.error().message}});
+    }
+  }
+  if (o.upstreams.empty()) {
+    log_.error("no DNS resolver for clients: the node has no usable dns_servers");
+    return;
+  }
+  auto forwarder = DnsForwarder::start(std::move(o), log_);
+  if (!forwarder.ok()) {
+    // The tunnels work without it; clients resolve nothing until it runs.
+    log_.error("no DNS resolver for clients", {{"error", forwarder.error().message}});
+    dns_wanted_.reset();  // try again at the next heartbeat
+    return;
+  }
+  dns_ = std::move(*forwarder);
 }
 
 bool Agent::sendReport() {
@@ -369,6 +426,13 @@ void Agent::sampleMetrics() {
     sample.load_score = pct(0.5 * pct(conn) + 0.3 * pct(cpu) + 0.2 * pct(link));
   }
   metrics_->update(sample, device_->device().drops());
+  DnsStats dns;
+  {
+    std::lock_guard lock(dns_mutex_);
+    dns = *dns_retired_;
+    if (dns_) accumulate(dns, dns_->stats());
+  }
+  metrics_->updateDns(dns);
 }
 
 void Agent::heartbeatLoop(const std::stop_token& stop) {
@@ -402,6 +466,10 @@ void Agent::stop() {
   for (auto& t : loops_) t.request_stop();
   loops_.clear();    // joins; the long-poll is cancelled by its stop token
   openvpn_.reset();  // stops the daemon before the network goes
+  {
+    std::lock_guard lock(dns_mutex_);
+    dns_.reset();  // before the interface its sockets are bound to
+  }
   uapi_.reset();
   device_.reset();  // the kernel removes the interface with its last queue
   if (network_) network_->tearDown();

@@ -9,6 +9,10 @@
 //   heartbeat  every heartbeat interval (status, CPU, connections, bytes)
 //   report     every report interval (per peer: last handshake, rx/tx)
 //   metrics    every metrics interval, into the registry given
+//   dns     the resolver for clients on the tunnel gateway addresses (port
+//           53), forwarding to the node's dns_servers; run while both this
+//           node's option and control's dns_resolver setting say so (each
+//           heartbeat answer may switch it)
 //   drain   heartbeat `draining`, no new peers, a final report
 //   openvpn the stock daemon under a supervisor, its clients decided by the
 //           same desired state (openvpn_server.h)
@@ -46,6 +50,8 @@ namespace aureo::node {
 
 class NodeNetwork;
 class NodeMetrics;
+class DnsForwarder;
+struct DnsStats;
 
 struct AgentOptions {
   std::string enrollment_token;  // used only when the node has not enrolled
@@ -56,6 +62,10 @@ struct AgentOptions {
   std::string nat_table = "aureo-nat";
   size_t workers = 0;  // engine workers; 0: one per CPU
   bool uapi = true;    // serve /var/run/wireguard/<ifname>.sock for `wg show`
+  // Run the DNS resolver for clients when control asks for it. Off: clients
+  // told to use the gateway address get no answers, so turn control's
+  // nodes.dns_resolver off too.
+  bool dns_resolver = true;
   // Zero: the cadence control sent at enrollment.
   std::chrono::seconds heartbeat_interval{0};
   std::chrono::seconds report_interval{0};
@@ -113,6 +123,8 @@ class Agent {
   void sampleMetrics();
   core::Result<Enrollment> enroll(const std::string& public_key, const std::stop_token& stop);
   void markControl(bool reachable, const core::Error* error, const char* what);
+  // Starts or stops the resolver to match `wanted` (and the node's option).
+  void applyDns(bool wanted);
 
   AgentOptions options_;
   StateDir state_;
@@ -133,6 +145,10 @@ class Agent {
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<OpenVpnServer> openvpn_;
   std::unique_ptr<Totals> totals_;
+  std::mutex dns_mutex_;  // dns_, dns_wanted_, dns_retired_: start, heartbeats, metrics, stop
+  std::unique_ptr<DnsForwarder> dns_;
+  std::optional<bool> dns_wanted_;         // the last setting applied
+  std::unique_ptr<DnsStats> dns_retired_;  // counts of forwarders since stopped
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> control_reachable_{false};

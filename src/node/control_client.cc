@@ -98,6 +98,9 @@ core::Result<Enrollment> ControlClient::enroll(const std::string& enrollment_tok
   readField(c, "heartbeat_interval_s", &s.heartbeat_interval_s);
   readField(c, "report_interval_s", &s.report_interval_s);
   readField(c, "long_poll_timeout_s", &s.long_poll_timeout_s);
+  if (auto it = c.find("dns_resolver"); it != c.end() && it->is_boolean()) {
+    s.dns_resolver = it->get<bool>();
+  }
   if (auto it = c.find("dns_servers"); it != c.end() && it->is_array()) {
     for (const auto& d : *it) {
       if (d.is_string()) s.dns_servers.push_back(d.get<std::string>());
@@ -123,6 +126,9 @@ core::Result<HeartbeatReply> ControlClient::heartbeat(const Heartbeat& hb) {
   }
   double score = 0;
   if (readField(j, "load_score", &score)) reply.load_score = score;
+  if (auto it = j.find("dns_resolver"); it != j.end() && it->is_boolean()) {
+    reply.dns_resolver = it->get<bool>();
+  }
   return reply;
 }
 

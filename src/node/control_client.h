@@ -22,6 +22,10 @@ struct NodeSettings {
   std::string tunnel_ipv6_cidr;  // empty: no IPv6 in the tunnel
   int64_t wg_port = 51820;
   std::vector<std::string> dns_servers;
+  // Whether clients are told to use the node's own resolver (the tunnel
+  // gateway address), so the node must run it. Absent (an older control):
+  // true, as a resolver no client uses costs nothing.
+  bool dns_resolver = true;
   int64_t heartbeat_interval_s = 30;
   int64_t report_interval_s = 60;
   int64_t long_poll_timeout_s = 30;
@@ -45,6 +49,7 @@ struct Heartbeat {
 struct HeartbeatReply {
   std::string node_status;
   std::optional<double> load_score;  // when control includes it
+  std::optional<bool> dns_resolver;  // control's current setting, when included
 };
 
 struct PeerReport {

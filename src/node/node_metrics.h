@@ -9,11 +9,16 @@
 //   aureo_vpn_node_peers                peers configured on the engine
 //   aureo_vpn_control_reachable         1 when the last call to control worked
 //   aureo_vpn_wireguard_dropped_packets_total{reason}
+//   aureo_vpn_dns_queries_total{transport="udp"|"tcp"}   the resolver for
+//   aureo_vpn_dns_answers_total{result="relayed"|"servfail"}   clients
+//   aureo_vpn_dns_upstream_failures_total
+//   aureo_vpn_dns_dropped_total{reason}
 #pragma once
 
 #include <array>
 #include <cstdint>
 
+#include "node/dns_forwarder.h"
 #include "wireguard/device.h"
 
 namespace prometheus {
@@ -40,6 +45,8 @@ class NodeMetrics {
   explicit NodeMetrics(prometheus::Registry& registry);
   // Safe from any thread, but meant for one updater.
   void update(const NodeSample& sample, const wireguard::DropCounters& drops);
+  // The resolver's counters, cumulative over every forwarder the agent ran.
+  void updateDns(const DnsStats& stats);
 
  private:
   prometheus::Gauge* connections_ = nullptr;
@@ -52,6 +59,10 @@ class NodeMetrics {
   prometheus::Gauge* reachable_ = nullptr;
   std::array<prometheus::Counter*, static_cast<size_t>(wireguard::DropReason::kCount)> drops_{};
   std::array<uint64_t, static_cast<size_t>(wireguard::DropReason::kCount)> last_drops_{};
+
+  static constexpr size_t kDnsCounters = 5 + static_cast<size_t>(DnsDrop::kCount);
+  std::array<prometheus::Counter*, kDnsCounters> dns_{};
+  std::array<uint64_t, kDnsCounters> last_dns_{};
 };
 
 }  // namespace aureo::node

@@ -145,6 +145,7 @@ core::Result<std::optional<Enrollment>> StateDir::loadEnrollment() const {
     e.settings.tunnel_ipv6_cidr = s.value("tunnel_ipv6_cidr", "");
     e.settings.wg_port = s.value("wg_port", int64_t{51820});
     e.settings.dns_servers = s.value("dns_servers", std::vector<std::string>{});
+    e.settings.dns_resolver = s.value("dns_resolver", true);
     e.settings.heartbeat_interval_s = s.value("heartbeat_interval_s", int64_t{30});
     e.settings.report_interval_s = s.value("report_interval_s", int64_t{60});
     e.settings.long_poll_timeout_s = s.value("long_poll_timeout_s", int64_t{30});
@@ -164,6 +165,7 @@ core::Status StateDir::saveEnrollment(const Enrollment& e) const {
                  {"tunnel_ipv6_cidr", s.tunnel_ipv6_cidr},
                  {"wg_port", s.wg_port},
                  {"dns_servers", s.dns_servers},
+                 {"dns_resolver", s.dns_resolver},
                  {"heartbeat_interval_s", s.heartbeat_interval_s},
                  {"report_interval_s", s.report_interval_s},
                  {"long_poll_timeout_s", s.long_poll_timeout_s}}}};

@@ -57,6 +57,7 @@ TEST_F(StateTest, EnrollmentRoundTrips) {
   e.settings.wg_port = 51999;
   e.settings.dns_servers = {"9.9.9.9"};
   e.settings.heartbeat_interval_s = 5;
+  e.settings.dns_resolver = false;
   ASSERT_TRUE(state->saveEnrollment(e).ok());
   EXPECT_EQ(mode(dir + "/node.json"), 0600u);
 
@@ -71,6 +72,21 @@ TEST_F(StateTest, EnrollmentRoundTrips) {
   EXPECT_EQ(b.settings.wg_port, 51999);
   EXPECT_EQ(b.settings.dns_servers, std::vector<std::string>{"9.9.9.9"});
   EXPECT_EQ(b.settings.heartbeat_interval_s, 5);
+  EXPECT_FALSE(b.settings.dns_resolver);
+}
+
+TEST_F(StateTest, AStateFileFromBeforeTheResolverSettingRunsTheResolver) {
+  auto state = StateDir::open(dir);
+  ASSERT_TRUE(state.ok());
+  {
+    std::ofstream(dir + "/node.json")
+        << R"({"node_id":"n1","node_credential":"c","settings":{"tunnel_ipv4_cidr":"10.8.0.0/16"}})";
+  }
+  ::chmod((dir + "/node.json").c_str(), 0600);
+  auto back = state->loadEnrollment();
+  ASSERT_TRUE(back.ok());
+  ASSERT_TRUE(back->has_value());
+  EXPECT_TRUE((*back)->settings.dns_resolver);
 }
 
 TEST_F(StateTest, RefusesADirectoryOthersCanRead) {

@@ -100,7 +100,8 @@ class SessionApiTest(unittest.TestCase):
         config = body["config"]
         self.assertIn("PrivateKey = " + body["private_key"], config)
         self.assertIn("Address = 10.8.0.2/32, fd00:77::2/128", config)
-        self.assertIn("DNS = 1.1.1.1, 1.0.0.1", config)
+        # The node's own resolver, on its tunnel gateway addresses (nodes.dns_resolver).
+        self.assertIn("\nDNS = 10.8.0.1, fd00:77::1\n", config)
         self.assertIn("PublicKey = " + node.wg_public_key, config)
         self.assertIn(f"Endpoint = {self.node(node.node_id)['hostname']}:51820", config)
         self.assertIn("AllowedIPs = 0.0.0.0/0, ::/0", config)
@@ -130,6 +131,43 @@ class SessionApiTest(unittest.TestCase):
         self.assertEqual(mine["disconnect_reason"], "user_request")
         self.assertEqual(node.desired_state()["peers"], [])
         self.assertEqual(self.my_sessions(token, "active"), [])
+
+    def test_nodes_run_the_resolver_unless_it_is_turned_off_and_configs_follow(self):
+        node = self.add_node(fresh_country())
+        self.assertIs(node.config["dns_resolver"], True)
+        code, reply = node.call("POST", "/api/v1/node/heartbeat", {
+            "status": "online", "cpu_usage": 1, "connections": 0, "bytes_sent": 0,
+            "bytes_received": 0})
+        self.assertEqual(code, 200, reply)
+        self.assertIs(reply["dns_resolver"], True)
+
+        # A gateway and a control with nodes.dns_resolver = false, on the same
+        # database: configs list the node's dns_servers, nodes are told so.
+        gw = Gateway(GATEWAY, LOOSE_LIMITS, data_dir=self.gw.dir, database_url=self.gw.database_url,
+                     name="gw-nodns", env={"AUREO_NODES_DNS_RESOLVER": "false"})
+        self.addCleanup(gw.kill)
+        gw.start()
+        ctl = Control(CONTROL, self.gw.db_path, self.gw.dir, name="control-nodns",
+                      extra_config="dns_resolver = false\n")
+        self.addCleanup(ctl.kill)
+        ctl.start()
+        _, token = self.user()
+        status, body, _, _ = gw.request("POST", "/api/v1/sessions",
+                                        {"protocol": "wireguard", "node_id": node.node_id},
+                                        token=token)
+        self.assertEqual(status, 201, body)
+        self.assertIn("\nDNS = 1.1.1.1, 1.0.0.1\n", body["config"])
+        status, created, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "nodns-node", "public_ip": "203.0.113.10", "country": fresh_country()},
+            token=self.admin)
+        self.assertEqual(status, 201, created)
+        plain = SimNode(ctl.port, created["enrollment_token"])
+        self.assertIs(plain.config["dns_resolver"], False)
+        code, reply = plain.call("POST", "/api/v1/node/heartbeat", {
+            "status": "online", "cpu_usage": 1, "connections": 0, "bytes_sent": 0,
+            "bytes_received": 0})
+        self.assertEqual(code, 200, reply)
+        self.assertIs(reply["dns_resolver"], False)
 
     def test_a_client_key_is_used_as_given(self):
         node = self.add_node(fresh_country())

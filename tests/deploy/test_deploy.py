@@ -268,9 +268,10 @@ class SystemdUnitsTest(unittest.TestCase):
                 families = values(unit, "Service", "RestrictAddressFamilies")[0].split()
                 caps = values(unit, "Service", "CapabilityBoundingSet")
                 if name in ("aureo-node", "aureo-server"):
-                    self.assertEqual(caps, ["CAP_NET_ADMIN"])
+                    # The tunnel, and port 53 for the clients' DNS resolver.
+                    self.assertEqual(caps, ["CAP_NET_ADMIN CAP_NET_BIND_SERVICE"])
                     self.assertEqual(values(unit, "Service", "AmbientCapabilities"),
-                                     ["CAP_NET_ADMIN"])
+                                     ["CAP_NET_ADMIN CAP_NET_BIND_SERVICE"])
                     self.assertIn("AF_NETLINK", families)
                     self.assertEqual(values(unit, "Service", "DeviceAllow"), ["/dev/net/tun rw"])
                     self.assertEqual(values(unit, "Service", "RuntimeDirectory"), ["wireguard"])

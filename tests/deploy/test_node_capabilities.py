@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """aureo-node with exactly what deploy/systemd/aureo-node.service grants it:
-CAP_NET_ADMIN and nothing else (bounding set, inheritable set cleared,
-no_new_privs). It must still enroll, create its interface, turn forwarding
-on, NAT a client's traffic out, and on SIGTERM restore the sysctl and remove
-its NAT table.
+CAP_NET_ADMIN and CAP_NET_BIND_SERVICE, nothing else (bounding set,
+inheritable set cleared, no_new_privs). It must still enroll, create its
+interface, turn forwarding on, start its DNS resolver on port 53, NAT a
+client's traffic out, and on SIGTERM restore the sysctl and remove its NAT
+table.
 
 Uses the network-namespace lab of tests/e2e (names prefixed "op" for this
 suite). Needs root. Run:
@@ -26,6 +27,7 @@ import test_e2e  # noqa: E402
 from test_e2e import Lab, sh, wait_for  # noqa: E402
 
 CAP_NET_ADMIN = 12
+CAP_NET_BIND_SERVICE = 10
 
 
 def capability_sets(pid):
@@ -46,7 +48,8 @@ class NodeCapabilitiesTest(unittest.TestCase):
         wrapper_dir = tempfile.mkdtemp(prefix="aureo-ops-caps-")
         wrapper = os.path.join(wrapper_dir, "aureo-node")
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec setpriv --bounding-set=-all,+net_admin --inh-caps=-all "
+            f.write("#!/bin/sh\nexec setpriv --bounding-set=-all,+net_admin,+net_bind_service "
+                    "--inh-caps=-all "
                     f"--no-new-privs {real_node} \"$@\"\n")
         os.chmod(wrapper, stat.S_IRWXU)
         test_e2e.NODE = wrapper
@@ -63,9 +66,10 @@ class NodeCapabilitiesTest(unittest.TestCase):
         lab.start_node(node["enrollment_token"])
 
         caps = capability_sets(lab.node.pid)
-        self.assertEqual(caps["CapEff"], 1 << CAP_NET_ADMIN, caps)
-        self.assertEqual(caps["CapPrm"], 1 << CAP_NET_ADMIN, caps)
-        self.assertEqual(caps["CapBnd"], 1 << CAP_NET_ADMIN, caps)
+        granted = (1 << CAP_NET_ADMIN) | (1 << CAP_NET_BIND_SERVICE)
+        self.assertEqual(caps["CapEff"], granted, caps)
+        self.assertEqual(caps["CapPrm"], granted, caps)
+        self.assertEqual(caps["CapBnd"], granted, caps)
         self.assertEqual(caps["NoNewPrivs"], 1, caps)
 
         wait_for("node online",
@@ -74,6 +78,9 @@ class NodeCapabilitiesTest(unittest.TestCase):
                          "1")
         self.assertEqual(sh("nft", "list", "table", "inet", "aureo-nat", ns=lab.ns_node,
                             check=False).returncode, 0)
+        log = lab.tail(lab.node_log, 100000)
+        self.assertIn("DNS resolver up", log)
+        self.assertNotIn("no DNS resolver for clients", log)
 
         status, reg = lab.api("POST", "/api/v1/auth/register", {
             "email": "caps@example.test", "username": "caps", "password": "correct horse battery"},
