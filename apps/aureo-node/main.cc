@@ -88,10 +88,12 @@ aureo::core::ConfigSchema schema() {
       {"openvpn.device", ConfigType::kString, "aureo-ovpn", "OpenVPN tun device name", "",
        validInterface},
       {"openvpn.port", ConfigType::kInt, "0",
-       "OpenVPN port (0: the port control assigned, 1194 by default)", "", validPort},
+       "OpenVPN port when control does not send a transport (an older control; 0: the port "
+       "control assigned)",
+       "", validPort},
       {"openvpn.transport", ConfigType::kString, "udp",
-       "udp, or tcp (clients' profiles still say udp: for a TCP-only node set the port and "
-       "hand out profiles yourself)",
+       "udp or tcp, used only when control does not send a transport (an older control); "
+       "otherwise the node's openvpn_transport set by an admin applies",
        "", nullptr},
       {"openvpn.keepalive_interval", ConfigType::kInt, "10", "Seconds between pings to clients", "",
        nullptr},

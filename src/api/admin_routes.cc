@@ -31,8 +31,8 @@ bool validNodeName(const std::string& s) {
 core::Status applyNodeFields(const Json& body, store::VpnNode& node, bool creating) {
   AUREO_RETURN_IF_ERROR(
       onlyKeys(body, {"name", "hostname", "public_ip", "country", "city", "max_connections",
-                      "protocols", "wg_port", "openvpn_port", "tunnel_ipv4_cidr",
-                      "tunnel_ipv6_cidr", "dns_servers", "status"}));
+                      "protocols", "wg_port", "openvpn_port", "openvpn_transport",
+                      "tunnel_ipv4_cidr", "tunnel_ipv6_cidr", "dns_servers", "status"}));
   AUREO_ASSIGN_OR_RETURN(auto name, optionalString(body, "name", {1, 100}));
   if (name) {
     if (!validNodeName(*name)) {
@@ -74,6 +74,14 @@ core::Status applyNodeFields(const Json& body, store::VpnNode& node, bool creati
   if (wg_port) node.wg_port = *wg_port;
   AUREO_ASSIGN_OR_RETURN(auto ovpn_port, optionalInt(body, "openvpn_port", 1, 65535));
   if (ovpn_port) node.openvpn_port = *ovpn_port;
+  // The port is left as given: tcp usually runs on 443, but that is the admin's call.
+  AUREO_ASSIGN_OR_RETURN(auto ovpn_transport, optionalString(body, "openvpn_transport", {0, 16}));
+  if (ovpn_transport) {
+    if (*ovpn_transport != "udp" && *ovpn_transport != "tcp") {
+      return fieldError("openvpn_transport", "openvpn_transport must be udp or tcp");
+    }
+    node.openvpn_transport = *ovpn_transport;
+  }
   if (auto it = body.find("protocols"); it != body.end() && !it->is_null()) {
     if (!it->is_array() || it->empty() || it->size() > 2) {
       return fieldError("protocols", "protocols must be a non-empty array of wireguard/openvpn");

@@ -31,7 +31,8 @@ Json nodeJson(const store::VpnNode& n, bool admin_view) {
          {"current_connections", n.current_connections},
          {"wg_public_key", n.wg_public_key},
          {"wg_port", n.wg_port},
-         {"openvpn_port", n.openvpn_port}};
+         {"openvpn_port", n.openvpn_port},
+         {"openvpn_transport", n.openvpn_transport}};
   if (admin_view) {
     j["cpu_usage"] = n.cpu_usage;
     j["bytes_sent"] = n.bytes_sent;

@@ -10,7 +10,7 @@ namespace {
 // Every writable node field; unset optionals are left out of the request.
 struct NodeFields {
   std::optional<std::string> name, public_ip, country, city, hostname, ipv4_cidr, ipv6_cidr, dns,
-      status;
+      status, openvpn_transport;
   std::optional<int> max_connections, wg_port, openvpn_port;
   std::vector<std::string> protocols;
 
@@ -31,6 +31,7 @@ struct NodeFields {
     put("max_connections", max_connections);
     put("wg_port", wg_port);
     put("openvpn_port", openvpn_port);
+    put("openvpn_transport", openvpn_transport);
     if (!protocols.empty()) j["protocols"] = protocols;
     return j;
   }
@@ -59,7 +60,10 @@ void addFieldOptions(CLI::App* cmd, NodeFields& f, bool create) {
       ->delimiter(',')
       ->check(CLI::IsMember({"wireguard", "openvpn"}));
   cmd->add_option("--wg-port", f.wg_port, "WireGuard UDP port")->check(CLI::Range(1, 65535));
-  cmd->add_option("--openvpn-port", f.openvpn_port, "OpenVPN port")->check(CLI::Range(1, 65535));
+  cmd->add_option("--openvpn-port", f.openvpn_port, "OpenVPN port (usually 443 for tcp)")
+      ->check(CLI::Range(1, 65535));
+  cmd->add_option("--openvpn-transport", f.openvpn_transport, "OpenVPN transport: udp or tcp")
+      ->check(CLI::IsMember({"udp", "tcp"}));
   cmd->add_option("--ipv4-cidr", f.ipv4_cidr, "Tunnel IPv4 pool, e.g. 10.8.0.0/16");
   cmd->add_option("--ipv6-cidr", f.ipv6_cidr, "Tunnel IPv6 pool, e.g. fd00:8::/64");
   cmd->add_option("--dns", f.dns, "DNS servers for clients, e.g. 1.1.1.1,1.0.0.1");
@@ -85,6 +89,7 @@ void printNode(Context& ctx, const Json& n) {
       {"Protocols", text(n, "protocols")},
       {"WireGuard port", number(n, "wg_port")},
       {"OpenVPN port", number(n, "openvpn_port")},
+      {"OpenVPN transport", text(n, "openvpn_transport")},
       {"WireGuard key", text(n, "wg_public_key")},
       {"Connections", connections(n)},
       {"Load score", number(n, "load_score")}};

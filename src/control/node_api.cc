@@ -342,7 +342,8 @@ struct NodeApi::Impl {
                                      {"ca_cert", material->ca_pem},
                                      {"tls_crypt_key", material->tls_crypt_key},
                                      {"not_after", core::unixSeconds(signed_cert->not_after)},
-                                     {"port", node->openvpn_port}});
+                                     {"port", node->openvpn_port},
+                                     {"transport", node->openvpn_transport}});
   }
 
   awaitable<Response> desiredState(Request& req) {

@@ -74,6 +74,7 @@ TEST_F(OpenVpnSessionTest, CreateReturnsAnInlineProfileWithTheSessionCredential)
 
   const std::string& p = created->config;
   EXPECT_NE(p.find("remote de1.vpn.example.test 1194 udp\n"), std::string::npos) << p;
+  EXPECT_NE(p.find("explicit-exit-notify 2\n"), std::string::npos) << p;
   EXPECT_NE(p.find("verify-x509-name \"" + node + "\" name\n"), std::string::npos) << p;
   EXPECT_NE(p.find("data-ciphers AES-256-GCM:CHACHA20-POLY1305\n"), std::string::npos);
   EXPECT_NE(p.find("tls-version-min 1.2\n"), std::string::npos);
@@ -95,6 +96,23 @@ TEST_F(OpenVpnSessionTest, CreateReturnsAnInlineProfileWithTheSessionCredential)
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->credential_hash, crypto::sha256Hex(password));
   EXPECT_EQ(p.find(stored->credential_hash), std::string::npos);
+}
+
+TEST_F(OpenVpnSessionTest, ProfileOfATcpNodeDialsTcpOnTheNodesPort) {
+  const auto user = store_.addUser("tomas");
+  const auto node = openvpnNode("de-tcp");
+  auto n = *store_->nodes().get(node);
+  n.openvpn_transport = "tcp";
+  n.openvpn_port = 443;
+  ASSERT_TRUE(store_->nodes().update(n).ok());
+  auto created = service_.create(openvpnRequest(user));
+  ASSERT_TRUE(created.ok()) << created.error().toString();
+  const std::string& p = created->config;
+  EXPECT_NE(p.find("remote de-tcp.vpn.example.test 443 tcp-client\n"), std::string::npos) << p;
+  EXPECT_EQ(p.find(" udp\n"), std::string::npos) << p;
+  // A UDP-only notification; over TCP the server sees the connection close.
+  EXPECT_EQ(p.find("explicit-exit-notify"), std::string::npos) << p;
+  EXPECT_NE(p.find("verify-x509-name \"" + node + "\" name\n"), std::string::npos) << p;
 }
 
 TEST_F(OpenVpnSessionTest, DesiredStateCarriesOpenVpnClientsAndDropsThemWhenTheSessionEnds) {

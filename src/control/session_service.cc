@@ -176,7 +176,9 @@ Result<std::string> SessionService::openvpnProfile(const store::Session& session
   openvpn::ClientProfile p;
   p.name = "Aureo VPN " + node.name + " (" + node.country + ")";
   const std::string host = node.hostname.empty() ? node.public_ip : node.hostname;
-  p.remotes.push_back({host, static_cast<uint16_t>(node.openvpn_port), openvpn::Transport::kUdp});
+  const auto transport =
+      node.openvpn_transport == "tcp" ? openvpn::Transport::kTcp : openvpn::Transport::kUdp;
+  p.remotes.push_back({host, static_cast<uint16_t>(node.openvpn_port), transport});
   p.ca_pem = material.ca_pem;
   p.tls_crypt_key = material.tls_crypt_key;
   p.server_common_name = OpenVpnAuthority::serverName(node);

@@ -171,6 +171,10 @@ core::Result<OpenVpnCertificate> ControlClient::openvpnCertificate(const std::st
     return badAnswer("OpenVPN certificate answer");
   }
   readField(j, "port", &c.port);
+  readField(j, "transport", &c.transport);
+  if (!c.transport.empty() && c.transport != "udp" && c.transport != "tcp") {
+    return badAnswer("OpenVPN transport");
+  }
   return c;
 }
 

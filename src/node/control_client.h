@@ -93,6 +93,9 @@ struct OpenVpnCertificate {
   std::string tls_crypt_key;  // secret
   int64_t not_after = 0;      // unix seconds
   int64_t port = 1194;
+  // "udp" or "tcp"; empty when control did not say (a control plane older
+  // than the central transport: the node's own openvpn.* options apply).
+  std::string transport;
 };
 
 struct ControlClientOptions {

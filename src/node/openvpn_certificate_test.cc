@@ -127,6 +127,43 @@ TEST_F(OpenVpnCertificateTest, RenewsWithinTheMarginBeforeExpiryWithAFreshKey) {
             std::optional<std::string>(renewed->cert_pem));
 }
 
+TEST_F(OpenVpnCertificateTest, TransportAndPortComeFromControlAndOverrideTheLocalOptions) {
+  auto first = get();
+  ASSERT_TRUE(first.ok()) << first.error().toString();
+  ASSERT_TRUE(first->transport.has_value());
+  EXPECT_EQ(*first->transport, openvpn::Transport::kUdp);
+  OpenVpnServerOptions local;
+  local.transport = openvpn::Transport::kTcp;
+  local.port = 8443;
+  EXPECT_EQ(openvpnListen(local, *first), (OpenVpnListen{openvpn::Transport::kUdp, 1194}));
+
+  auto node = *store_->nodes().get(node_id_);
+  node.openvpn_transport = "tcp";
+  node.openvpn_port = 443;
+  ASSERT_TRUE(store_->nodes().update(node).ok());
+  auto changed = get(true);
+  ASSERT_TRUE(changed.ok()) << changed.error().toString();
+  EXPECT_EQ(openvpnListen(local, *changed), (OpenVpnListen{openvpn::Transport::kTcp, 443}));
+  EXPECT_NE(openvpnListen(local, *changed), openvpnListen(local, *first));
+
+  // A restart reads both back from disk.
+  auto reread = get();
+  ASSERT_TRUE(reread.ok());
+  EXPECT_EQ(reread->cert_pem, changed->cert_pem);
+  EXPECT_EQ(openvpnListen({}, *reread), (OpenVpnListen{openvpn::Transport::kTcp, 443}));
+}
+
+TEST_F(OpenVpnCertificateTest, WithoutATransportFromControlTheLocalOptionsApply) {
+  OpenVpnMaterial from_old_control;
+  from_old_control.port = 1194;
+  OpenVpnServerOptions local;
+  local.transport = openvpn::Transport::kTcp;
+  EXPECT_EQ(openvpnListen(local, from_old_control),
+            (OpenVpnListen{openvpn::Transport::kTcp, 1194}));
+  local.port = 443;
+  EXPECT_EQ(openvpnListen(local, from_old_control), (OpenVpnListen{openvpn::Transport::kTcp, 443}));
+}
+
 TEST_F(OpenVpnCertificateTest, ControlAwayKeepsAValidCertificateAndFailsRetryablyWithoutOne) {
   ASSERT_TRUE(get().ok());
   server_.reset();  // control goes away

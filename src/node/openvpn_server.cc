@@ -17,6 +17,7 @@ constexpr const char* kCertFile = "openvpn-server.crt";
 constexpr const char* kCaFile = "openvpn-ca.crt";
 constexpr const char* kTlsCryptFile = "openvpn-tls-crypt.key";
 constexpr const char* kPortFile = "openvpn-port";
+constexpr const char* kTransportFile = "openvpn-transport";
 constexpr const char* kConfigFile = "openvpn-server.conf";
 constexpr const char* kSocketFile = "openvpn.sock";
 
@@ -34,7 +35,22 @@ std::string netmaskOf(int prefix) {
          std::to_string((mask >> 8) & 0xff) + "." + std::to_string(mask & 0xff);
 }
 
+std::optional<openvpn::Transport> parseTransport(const std::string& s) {
+  if (s.starts_with("udp")) return openvpn::Transport::kUdp;
+  if (s.starts_with("tcp")) return openvpn::Transport::kTcp;
+  return std::nullopt;
+}
+
+const char* transportName(openvpn::Transport t) {
+  return t == openvpn::Transport::kTcp ? "tcp" : "udp";
+}
+
 }  // namespace
+
+OpenVpnListen openvpnListen(const OpenVpnServerOptions& options, const OpenVpnMaterial& material) {
+  if (material.transport) return {*material.transport, material.port};
+  return {options.transport, options.port != 0 ? options.port : material.port};
+}
 
 core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, ControlClient& control,
                                                      const std::string& node_id,
@@ -47,6 +63,7 @@ core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, Cont
     AUREO_ASSIGN_OR_RETURN(auto ca, state.readPrivate(kCaFile));
     AUREO_ASSIGN_OR_RETURN(auto tls, state.readPrivate(kTlsCryptFile));
     AUREO_ASSIGN_OR_RETURN(auto port, state.readPrivate(kPortFile));
+    AUREO_ASSIGN_OR_RETURN(auto transport, state.readPrivate(kTransportFile));
     if (key && cert && ca && tls && port &&
         openvpn::verifyServerCertificate(*cert, *ca, now).ok()) {
       auto renew = openvpn::needsRenewal(*cert, now);
@@ -56,6 +73,7 @@ core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, Cont
         m.ca_pem = std::move(*ca);
         m.tls_crypt_key = std::move(*tls);
         m.port = static_cast<uint16_t>(std::clamp(std::atoi(port->c_str()), 1, 65535));
+        if (transport) m.transport = parseTransport(*transport);
         return m;
       }
     }
@@ -73,11 +91,15 @@ core::Result<OpenVpnMaterial> loadOrRenewCertificate(const StateDir& state, Cont
   m.ca_pem = std::move(answer.ca_cert);
   m.tls_crypt_key = std::move(answer.tls_crypt_key);
   m.port = static_cast<uint16_t>(answer.port > 0 && answer.port <= 65535 ? answer.port : 1194);
+  m.transport = parseTransport(answer.transport);
   // The key first: a certificate on disk always has its key.
   AUREO_RETURN_IF_ERROR(state.writePrivate(kKeyFile, m.key_pem));
   AUREO_RETURN_IF_ERROR(state.writePrivate(kCaFile, m.ca_pem));
   AUREO_RETURN_IF_ERROR(state.writePrivate(kTlsCryptFile, m.tls_crypt_key));
   AUREO_RETURN_IF_ERROR(state.writePrivate(kPortFile, std::to_string(m.port) + "\n"));
+  // "" when control did not say: a later start then uses the local options.
+  AUREO_RETURN_IF_ERROR(state.writePrivate(
+      kTransportFile, m.transport ? std::string(transportName(*m.transport)) + "\n" : ""));
   AUREO_RETURN_IF_ERROR(state.writePrivate(kCertFile, m.cert_pem));
   auto info = openvpn::inspectCertificate(m.cert_pem);
   log.info("OpenVPN server certificate obtained",
@@ -136,8 +158,9 @@ std::optional<int> OpenVpnServer::daemonPid() const {
 
 core::Status OpenVpnServer::startDaemon(const OpenVpnMaterial& m) {
   openvpn::ServerConfig c;
-  c.transport = options_.transport;
-  c.port = options_.port != 0 ? options_.port : m.port;
+  const OpenVpnListen listen = openvpnListen(options_, m);
+  c.transport = listen.transport;
+  c.port = listen.port;
   c.device = options_.device;
   c.tunnel_v4 = pool_v4_;
   c.tunnel_v6 = pool_v6_;
@@ -187,7 +210,9 @@ core::Status OpenVpnServer::startDaemon(const OpenVpnMaterial& m) {
     supervisor_ = sup;
   }
   cert_pem_ = m.cert_pem;
+  listen_ = listen;
   log_.info("OpenVPN server started", {{"device", options_.device},
+                                       {"transport", transportName(c.transport)},
                                        {"port", static_cast<int64_t>(c.port)},
                                        {"pool", pool_v4_.toString()}});
   return core::okStatus();
@@ -218,19 +243,28 @@ void OpenVpnServer::run(const std::stop_token& stop) {
       }
     } else if (cert_pem_) {
       auto renew = openvpn::needsRenewal(*cert_pem_, clock_.now());
-      if (renew.ok() && *renew) {
-        log_.info("OpenVPN server certificate expires soon; renewing");
-        auto m = loadOrRenewCertificate(state_, control_, node_id_, clock_.now(), true, log_);
-        if (m.ok()) {
+      const bool renewing = renew.ok() && *renew;
+      if (renewing) log_.info("OpenVPN server certificate expires soon; renewing");
+      // Also asks control each check for the transport and port an admin
+      // may have changed; the daemon restarts only on a renewal or a change.
+      auto m = loadOrRenewCertificate(state_, control_, node_id_, clock_.now(), true, log_);
+      if (m.ok()) {
+        const OpenVpnListen listen = openvpnListen(options_, *m);
+        if (renewing || listen != listen_) {
+          if (!renewing) {
+            log_.info("OpenVPN transport or port changed; restarting",
+                      {{"transport", transportName(listen.transport)},
+                       {"port", static_cast<int64_t>(listen.port)}});
+          }
           stopDaemon();
           if (auto st = startDaemon(*m); !st.ok()) {
-            log_.warn("OpenVPN restart after renewal failed", {{"error", st.error().message}});
+            log_.warn("OpenVPN restart failed", {{"error", st.error().message}});
             next = options_.retry;
           }
-        } else {
-          log_.warn("OpenVPN certificate renewal failed; retrying", {{"error", m.error().message}});
-          next = options_.retry;
         }
+      } else if (renewing) {
+        log_.warn("OpenVPN certificate renewal failed; retrying", {{"error", m.error().message}});
+        next = options_.retry;
       }
     }
     if (!sleepFor(stop, next)) return;

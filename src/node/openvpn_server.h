@@ -6,6 +6,11 @@
 //                directory and renewed kRenewalMargin before it expires
 //                (the daemon is restarted with the new one; clients
 //                reconnect by themselves).
+//   transport    udp or tcp and the port, as control says with the
+//                certificate (the admin sets them per node). Asked again at
+//                every renewal check; a change restarts the daemon. The
+//                local openvpn.transport/port apply only when control does
+//                not send a transport (an older control plane).
 //   auth         decided locally against the desired state: username = the
 //                session id, password = the session credential, checked
 //                against its SHA-256 from control. Control being away stops
@@ -52,6 +57,8 @@ struct OpenVpnServerOptions {
   bool enabled = true;
   std::string openvpn_binary = "/usr/sbin/openvpn";
   std::string device = "aureo-ovpn";
+  // Used only when control does not say which transport the node runs (an
+  // older control plane); otherwise control's transport and port apply.
   uint16_t port = 0;  // 0: the port control assigned (1194 by default)
   openvpn::Transport transport = openvpn::Transport::kUdp;
   int keepalive_interval = 10;
@@ -72,7 +79,19 @@ struct OpenVpnMaterial {
   std::string ca_pem;
   std::string tls_crypt_key;
   uint16_t port = openvpn::kDefaultUdpPort;
+  // Unset when control did not send one (an older control plane).
+  std::optional<openvpn::Transport> transport;
 };
+
+// Where the daemon listens: control's transport and port when control sent
+// a transport; otherwise the local options (the port falling back to
+// control's).
+struct OpenVpnListen {
+  openvpn::Transport transport = openvpn::Transport::kUdp;
+  uint16_t port = openvpn::kDefaultUdpPort;
+  bool operator==(const OpenVpnListen&) const = default;
+};
+OpenVpnListen openvpnListen(const OpenVpnServerOptions& options, const OpenVpnMaterial& material);
 
 // The certificate, key, CA and tls-crypt key from the state directory when
 // the certificate verifies against the CA at `now` and is not within
@@ -150,6 +169,7 @@ class OpenVpnServer {
   bool accept_new_ = true;                               // guarded by mu_
   std::shared_ptr<openvpn::Supervisor> supervisor_;      // guarded by mu_
   std::optional<std::string> cert_pem_;                  // run thread only
+  OpenVpnListen listen_;                                 // run thread only; of the running daemon
   std::atomic<bool> stopping_{false};                    // the daemon exits because we asked
   std::jthread thread_;
 };

@@ -43,6 +43,7 @@ struct VpnNode {
   std::string wg_public_key;  // base64, empty until the node enrolls
   int64_t wg_port = 51820;
   int64_t openvpn_port = 1194;
+  std::string openvpn_transport = "udp";  // udp | tcp (tcp usually on port 443)
   std::string tunnel_ipv4_cidr = "10.8.0.0/16";
   std::string tunnel_ipv6_cidr;  // empty: no IPv6 in the tunnel
   std::string dns_servers = "1.1.1.1,1.0.0.1";

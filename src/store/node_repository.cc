@@ -12,7 +12,7 @@ constexpr std::string_view kNodeColumns =
     "id, name, hostname, public_ip, country, city, status, protocols, max_connections, "
     "current_connections, load_score, cpu_usage, bytes_sent, bytes_received, wg_public_key, "
     "wg_port, openvpn_port, tunnel_ipv4_cidr, tunnel_ipv6_cidr, dns_servers, last_heartbeat, "
-    "created_at, updated_at, peer_version, drain_requested";
+    "created_at, updated_at, peer_version, drain_requested, openvpn_transport";
 
 struct NodeRow {
   std::string id, name, hostname, public_ip, country, city, status, protocols;
@@ -25,6 +25,7 @@ struct NodeRow {
   NullableMillis last_heartbeat;
   long long created_at = 0, updated_at = 0, peer_version = 0;
   int drain_requested = 0;
+  std::string openvpn_transport;
 
   void into(soci::statement& st) {
     for (std::string* s :
@@ -48,6 +49,7 @@ struct NodeRow {
     st.exchange(soci::into(updated_at));
     st.exchange(soci::into(peer_version));
     st.exchange(soci::into(drain_requested));
+    st.exchange(soci::into(openvpn_transport));
   }
 
   [[nodiscard]] VpnNode toModel() const {
@@ -77,6 +79,7 @@ struct NodeRow {
     n.updated_at = fromMillis(updated_at);
     n.peer_version = peer_version;
     n.drain_requested = drain_requested != 0;
+    n.openvpn_transport = openvpn_transport;
     return n;
   }
 };
@@ -99,6 +102,7 @@ void bindMutable(Query& q, const VpnNode& n) {
       .bindText("wg_public_key", n.wg_public_key)
       .bindInt("wg_port", n.wg_port)
       .bindInt("openvpn_port", n.openvpn_port)
+      .bindText("openvpn_transport", n.openvpn_transport)
       .bindText("tunnel_ipv4_cidr", n.tunnel_ipv4_cidr)
       .bindText("tunnel_ipv6_cidr", n.tunnel_ipv6_cidr)
       .bindText("dns_servers", n.dns_servers)
@@ -118,7 +122,7 @@ class SqlNodeRepository final : public NodeRepository {
               ":protocols, :max_connections, :current_connections, :load_score, :cpu_usage, "
               ":bytes_sent, :bytes_received, :wg_public_key, :wg_port, :openvpn_port, "
               ":tunnel_ipv4_cidr, :tunnel_ipv6_cidr, :dns_servers, :last_heartbeat, "
-              ":created_at, :updated_at, :peer_version, :drain_requested)");
+              ":created_at, :updated_at, :peer_version, :drain_requested, :openvpn_transport)");
       q.bindText("id", node.id)
           .bindTime("created_at", node.created_at)
           .bindInt("peer_version", node.peer_version);
@@ -168,7 +172,8 @@ class SqlNodeRepository final : public NodeRepository {
           "max_connections = :max_connections, current_connections = :current_connections, "
           "load_score = :load_score, cpu_usage = :cpu_usage, bytes_sent = :bytes_sent, "
           "bytes_received = :bytes_received, wg_public_key = :wg_public_key, wg_port = "
-          ":wg_port, openvpn_port = :openvpn_port, tunnel_ipv4_cidr = :tunnel_ipv4_cidr, "
+          ":wg_port, openvpn_port = :openvpn_port, openvpn_transport = :openvpn_transport, "
+          "tunnel_ipv4_cidr = :tunnel_ipv4_cidr, "
           "tunnel_ipv6_cidr = :tunnel_ipv6_cidr, dns_servers = :dns_servers, last_heartbeat = "
           ":last_heartbeat, drain_requested = :drain_requested, updated_at = :updated_at WHERE id "
           "= :id");

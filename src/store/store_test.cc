@@ -568,6 +568,7 @@ TEST_P(StoreContractTest, NodeCreateThenGetReturnsEveryField) {
   n.wg_public_key = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
   n.wg_port = 51821;
   n.openvpn_port = 1195;
+  n.openvpn_transport = "tcp";
   n.tunnel_ipv4_cidr = "10.9.0.0/16";
   n.tunnel_ipv6_cidr = "fd00:9::/64";
   n.dns_servers = "9.9.9.9";
@@ -593,6 +594,7 @@ TEST_P(StoreContractTest, NodeCreateThenGetReturnsEveryField) {
   EXPECT_EQ(got->wg_public_key, n.wg_public_key);
   EXPECT_EQ(got->wg_port, 51821);
   EXPECT_EQ(got->openvpn_port, 1195);
+  EXPECT_EQ(got->openvpn_transport, "tcp");
   EXPECT_EQ(got->tunnel_ipv4_cidr, "10.9.0.0/16");
   EXPECT_EQ(got->tunnel_ipv6_cidr, "fd00:9::/64");
   EXPECT_EQ(got->dns_servers, "9.9.9.9");
@@ -603,6 +605,7 @@ TEST_P(StoreContractTest, NodeCreateThenGetReturnsEveryField) {
   VpnNode fresh = makeNode("fresh");
   addNode(fresh);
   EXPECT_FALSE(store_->nodes().get("node-fresh")->last_heartbeat.has_value());
+  EXPECT_EQ(store_->nodes().get("node-fresh")->openvpn_transport, "udp");
   EXPECT_EQ(store_->nodes().get("nope").error().code, Code::kNotFound);
 }
 
@@ -650,6 +653,8 @@ TEST_P(StoreContractTest, NodeUpdateWritesEveryColumnButIdAndCreatedAt) {
   n.protocols = {"openvpn"};
   n.current_connections = 99;
   n.load_score = 77.5;
+  n.openvpn_port = 443;
+  n.openvpn_transport = "tcp";
   n.last_heartbeat = at(kT0 + 60'000);
   n.updated_at = at(kT0 + 60'000);
   n.created_at = at(5);
@@ -661,6 +666,8 @@ TEST_P(StoreContractTest, NodeUpdateWritesEveryColumnButIdAndCreatedAt) {
   EXPECT_EQ(got->protocols, std::vector<std::string>{"openvpn"});
   EXPECT_EQ(got->current_connections, 99);
   EXPECT_EQ(got->load_score, 77.5);
+  EXPECT_EQ(got->openvpn_port, 443);
+  EXPECT_EQ(got->openvpn_transport, "tcp");
   EXPECT_EQ(got->last_heartbeat, at(kT0 + 60'000));
   EXPECT_EQ(got->created_at, at(kT0));
 

@@ -297,6 +297,36 @@ class ApiTest(unittest.TestCase):
         self.assertGreaterEqual(stats["nodes"]["total"], 2)
         self.assertGreaterEqual(stats["users"]["total"], 2)
 
+    def test_admin_node_openvpn_transport_defaults_to_udp_and_takes_only_udp_or_tcp(self):
+        status, node, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "tr-udp-1", "public_ip": "198.51.100.7", "country": "NL"}, token=self.admin)
+        self.assertEqual(status, 201, node)
+        self.assertEqual((node["openvpn_transport"], node["openvpn_port"]), ("udp", 1194))
+        status, body, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "tr-bad-1", "public_ip": "198.51.100.8", "country": "NL",
+            "openvpn_transport": "quic"}, token=self.admin)
+        self.assertEqual((status, body["error"]["field"]), (422, "openvpn_transport"))
+        status, body, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "tr-bad-2", "public_ip": "198.51.100.8", "country": "NL",
+            "openvpn_transport": 6}, token=self.admin)
+        self.assertEqual((status, body["error"]["field"]), (422, "openvpn_transport"))
+        # tcp on the UDP default port: kept as the admin gave it.
+        status, node, _, _ = self.gw.request("PATCH", f"/api/v1/admin/nodes/{node['id']}", {
+            "openvpn_transport": "tcp"}, token=self.admin)
+        self.assertEqual((status, node["openvpn_transport"], node["openvpn_port"]), (200, "tcp", 1194))
+        status, node, _, _ = self.gw.request("PATCH", f"/api/v1/admin/nodes/{node['id']}", {
+            "openvpn_port": 443}, token=self.admin)
+        self.assertEqual((status, node["openvpn_transport"], node["openvpn_port"]), (200, "tcp", 443))
+        status, body, _, _ = self.gw.request("PATCH", f"/api/v1/admin/nodes/{node['id']}", {
+            "openvpn_transport": "TCP"}, token=self.admin)
+        self.assertEqual((status, body["error"]["field"]), (422, "openvpn_transport"))
+        status, got, _, _ = self.gw.request("GET", f"/api/v1/nodes/{node['id']}", token=self.admin)
+        self.assertEqual((status, got["openvpn_transport"], got["openvpn_port"]), (200, "tcp", 443))
+        status, created, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "tr-tcp-1", "public_ip": "198.51.100.9", "country": "NL",
+            "openvpn_transport": "tcp", "openvpn_port": 443}, token=self.admin)
+        self.assertEqual((status, created["openvpn_transport"], created["openvpn_port"]), (201, "tcp", 443))
+
     # ---- health and metrics ----
     def test_health_reports_database(self):
         status, body, resp, _ = self.gw.request("GET", "/health")

@@ -210,6 +210,12 @@ class CliTest(CliTestBase):
                                      "50", "--json"))
         self.assertEqual((updated["city"], updated["max_connections"]), ("Berlin", 50))
         self.fails(h.run("node", "update", name), 2, "at least one field")
+        self.assertEqual(updated["openvpn_transport"], "udp")
+        updated = self.ok_json(h.run("node", "update", name, "--openvpn-transport", "tcp",
+                                     "--openvpn-port", "443", "--json"))
+        self.assertEqual((updated["openvpn_transport"], updated["openvpn_port"]), ("tcp", 443))
+        self.assertRegex(self.ok(h.run("node", "show", name)), r"(?m)^OpenVPN transport:\s+tcp$")
+        self.fails(h.run("node", "update", name, "--openvpn-transport", "quic"), 2)
 
         new_token = self.ok(h.run("node", "token", name))
         self.assertIn("New enrollment token", new_token)

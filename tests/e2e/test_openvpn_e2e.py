@@ -217,6 +217,58 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
         self.assertIsNone(daemon_pid())
 
+    def test_tcp_node_on_443_serves_the_profile_from_the_api(self):
+        lab = Lab(self, prefix="otcp")
+        lab.start_control()
+        status, node = lab.api("POST", "/api/v1/admin/nodes", {
+            "name": "otcp-node", "public_ip": NODE_EDGE_IP, "country": "NL",
+            "protocols": ["wireguard", "openvpn"], "openvpn_transport": "tcp",
+            "openvpn_port": 443})
+        self.assertEqual(status, 201, node)
+        self.assertEqual((node["openvpn_transport"], node["openvpn_port"]), ("tcp", 443))
+        # The node's own options say UDP 1195; control's transport and port win.
+        lab.start_node(node["enrollment_token"],
+                       extra_env=dict(NODE_ENV, AUREO_OPENVPN_TRANSPORT="udp",
+                                      AUREO_OPENVPN_PORT="1195"))
+        wait_for("node online",
+                 lambda: lab.api("GET", f"/api/v1/nodes/{node['id']}")[1]["status"] == "online")
+        wait_for("openvpn daemon up", lambda: '"openvpn up"' in lab.tail(lab.node_log, 10**6))
+        server_conf = read(os.path.join(lab.node_state, "openvpn-server.conf"))
+        self.assertIn("proto tcp-server\n", server_conf)
+        self.assertIn("port 443\n", server_conf)
+        listening = sh("ss", "-Htln", "sport", "= :443", ns=lab.ns_node).stdout
+        self.assertIn(":443", listening)
+
+        status, reg = lab.api("POST", "/api/v1/auth/register", {
+            "email": "otcp@example.test", "username": "otcp", "password": "correct horse battery"},
+            token="-")
+        self.assertEqual(status, 201, reg)
+        user = reg["access_token"]
+        status, created = lab.api("POST", "/api/v1/sessions", {"protocol": "openvpn"}, token=user)
+        self.assertEqual(status, 201, created)
+        profile = created["config"]
+        self.assertIn(f"remote {NODE_EDGE_IP} 443 tcp-client\n", profile)
+        self.assertNotIn(" udp\n", profile)
+
+        sh("ip", "route", "add", "default", "via", NODE_EDGE_IP, ns=lab.ns_client)
+        client = OpenVpnClient(lab, "tcpclient", profile, "otcpc0")
+        wait_for("client connected", lambda: client.connections() >= 1 or client.exited(),
+                 timeout=90)
+        self.assertFalse(client.exited(), client.log())
+        self.assertIn("TCP", client.log())
+        self.assertEqual(lab.fetch(timeout=10), PAGE)
+        session_id = created["session"]["id"]
+
+        def my_status():
+            _, page = lab.api("GET", "/api/v1/user/sessions", token=user)
+            return next(x for x in page["sessions"] if x["id"] == session_id)["status"]
+
+        wait_for("session connected", lambda: my_status() == "connected")
+        status, _ = lab.api("DELETE", f"/api/v1/sessions/{session_id}", token=user)
+        self.assertIn(status, (200, 204))
+        wait_for("client kicked", client.exited, timeout=60)
+        self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
+
 
 def main():
     parser = argparse.ArgumentParser()

@@ -248,6 +248,13 @@ CREATE TABLE secrets (
 )
 )sql";
 
+// OpenVPN over TCP: the transport a node's openvpn listens on ("udp" or
+// "tcp") is set centrally, next to openvpn_port, so control's profiles and
+// the node agree.
+constexpr std::string_view kOpenVpnTransport = R"sql(
+ALTER TABLE vpn_nodes ADD COLUMN openvpn_transport TEXT NOT NULL DEFAULT 'udp'
+)sql";
+
 }  // namespace
 
 const std::vector<Migration>& migrations() {
@@ -256,6 +263,7 @@ const std::vector<Migration>& migrations() {
       {2, "control_plane", std::string(kControlPlane)},
       {3, "applied_peer_version", std::string(kAppliedPeerVersion)},
       {4, "openvpn", std::string(kOpenVpn)},
+      {5, "openvpn_transport", std::string(kOpenVpnTransport)},
   };
   return kMigrations;
 }
