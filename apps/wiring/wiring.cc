@@ -91,6 +91,21 @@ std::optional<std::string> validPoolSize(const std::string& v) {
   return "must be a whole number from 1 to 1000";
 }
 
+namespace {
+
+// Monthly data quotas: checked where sessions are created (gateways) and
+// where usage is accounted (control), so both read them.
+void addQuotaOptions(core::ConfigSchema& s) {
+  for (const char* tier : {"free", "basic", "premium", "enterprise"}) {
+    s.push_back(
+        {std::string("sessions.quota_gib_") + tier, ConfigType::kInt, "0",
+         std::string("Monthly data per account on the ") + tier + " tier, GiB (0: unlimited)", "",
+         nullptr});
+  }
+}
+
+}  // namespace
+
 core::ConfigSchema gatewaySchema() {
   core::ConfigSchema s = {
       {"server.listen", ConfigType::kString, "127.0.0.1:8080", "Address the API listens on",
@@ -157,6 +172,7 @@ core::ConfigSchema gatewaySchema() {
        "", nullptr},
       {"sessions.limit_enterprise", ConfigType::kInt, "10",
        "Concurrent sessions on the enterprise tier", "", nullptr},
+
       {"nodes.enrollment_ttl", ConfigType::kDuration, "24h",
        "How long a node enrollment token stays valid", "", nullptr},
       {"api.node_list_cache", ConfigType::kDuration, "1s",
@@ -168,6 +184,7 @@ core::ConfigSchema gatewaySchema() {
        nullptr},
   };
   addRedisOptions(s);
+  addQuotaOptions(s);
   return s;
 }
 
@@ -232,6 +249,7 @@ core::ConfigSchema controlSchema(const std::string& p, const std::string& listen
     s.push_back({"log.level", ConfigType::kString, "info", "debug, info, warn or error",
                  "--log-level", nullptr});
     addRedisOptions(s);
+    addQuotaOptions(s);
     s.push_back({"data_dir", ConfigType::kString, "data", "Folder for generated secrets",
                  "--data-dir", nullptr});
     s.push_back({"secrets.master_key", ConfigType::kString, "",
@@ -306,6 +324,15 @@ core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg) {
     policy.pending_timeout = cfg.getDuration("sessions.pending_timeout");
   }
   if (cfg.has("nodes.dns_resolver")) policy.node_dns_resolver = cfg.getBool("nodes.dns_resolver");
+  for (const char* tier : {"free", "basic", "premium", "enterprise"}) {
+    const std::string key = std::string("sessions.quota_gib_") + tier;
+    if (!cfg.has(key)) continue;
+    const int64_t gib = cfg.getInt(key);
+    if (gib < 0 || gib > (int64_t{1} << 30)) {
+      return core::invalidArgument(key + " must be between 0 (unlimited) and 2^30 GiB");
+    }
+    policy.monthly_quota_bytes[tier] = gib << 30;
+  }
   if (cfg.has("sessions.handshake_timeout")) {
     policy.handshake_timeout = cfg.getDuration("sessions.handshake_timeout");
   }

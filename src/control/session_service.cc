@@ -220,6 +220,11 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     return user.error();
   }
   if (!user->is_active) return core::permissionDenied("the account is disabled");
+  AUREO_ASSIGN_OR_RETURN(const bool over_quota, quotaReached(*user, clock_.now()));
+  if (over_quota) {
+    return core::permissionDenied("the monthly data quota of the " + user->subscription_tier +
+                                  " plan is used up; it renews on the 1st (UTC)");
+  }
 
   AUREO_ASSIGN_OR_RETURN(out.node, chooseNode(request));
   const core::SystemTime now = clock_.now();
@@ -369,6 +374,13 @@ Result<int64_t> SessionService::expireIdle() {
   return n;
 }
 
+Result<bool> SessionService::quotaReached(const store::User& user, core::SystemTime now) {
+  auto it = policy_.monthly_quota_bytes.find(user.subscription_tier);
+  if (it == policy_.monthly_quota_bytes.end() || it->second <= 0) return false;
+  AUREO_ASSIGN_OR_RETURN(auto usage, store_.usage().get(user.id, usagePeriodStart(now)));
+  return usage.bytes_sent + usage.bytes_received >= it->second;
+}
+
 Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
                                                   const std::vector<PeerReport>& peers,
                                                   const std::vector<OpenVpnReport>& openvpn) {
@@ -385,6 +397,7 @@ Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
   const auto now = clock_.now();
   const auto period = usagePeriodStart(now);
   ReportOutcome out;
+  std::set<std::string> users;  // whose usage grew: check their quota after
   for (const auto& p : peers) {
     auto it = by_key.find(p.public_key);
     if (it == by_key.end()) {
@@ -400,6 +413,7 @@ Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
     if (!r.applied) continue;  // closed since the list was read
     ++out.accounted;
     if (r.became_connected) ++out.connected;
+    users.insert(it->second->user_id);
   }
   for (const auto& o : openvpn) {
     auto it = openvpn_by_id.find(o.session_id);
@@ -418,6 +432,19 @@ Result<ReportOutcome> SessionService::applyReport(const std::string& node_id,
     if (!r.applied) continue;
     ++out.accounted;
     if (r.became_connected) ++out.connected;
+    users.insert(it->second->user_id);
+  }
+  if (!policy_.monthly_quota_bytes.empty()) {
+    for (const auto& user_id : users) {
+      auto user = store_.users().get(user_id);
+      if (!user.ok()) continue;  // erased meanwhile: its sessions are gone too
+      AUREO_ASSIGN_OR_RETURN(const bool over, quotaReached(*user, now));
+      if (!over) continue;
+      AUREO_ASSIGN_OR_RETURN(const int64_t ended, disconnectAllForUser(user_id, "quota_exceeded"));
+      out.quota_ended += ended;
+      log_.info("monthly data quota reached; sessions ended",
+                {{"user_id", user_id}, {"tier", user->subscription_tier}, {"sessions", ended}});
+    }
   }
   if (out.unknown > 0) {
     log_.warn("node reported peers it does not own; ignored",

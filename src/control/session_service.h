@@ -36,6 +36,11 @@ struct SessionPolicy {
   // Clients resolve through the node's own resolver at its tunnel gateway
   // address (nodes.dns_resolver) instead of the node's dns_servers.
   bool node_dns_resolver = true;
+  // Monthly data (sent + received, calendar month, UTC) per tier; a tier
+  // missing or at 0 is unlimited. Reaching it ends the user's sessions
+  // (WireGuard peers removed, OpenVPN clients kicked) and refuses new ones
+  // until the month turns.
+  std::map<std::string, int64_t> monthly_quota_bytes;
 };
 
 struct CreateSessionRequest {
@@ -78,8 +83,9 @@ struct OpenVpnReport {
 
 struct ReportOutcome {
   int64_t accounted = 0;
-  int64_t connected = 0;  // sessions that went pending -> connected
-  int64_t unknown = 0;    // peers that are no open session of this node (ignored)
+  int64_t connected = 0;    // sessions that went pending -> connected
+  int64_t unknown = 0;      // peers that are no open session of this node (ignored)
+  int64_t quota_ended = 0;  // sessions ended because their user's quota was reached
 };
 
 struct DesiredPeer {
@@ -167,6 +173,9 @@ class SessionService {
                                            const store::VpnNode& node,
                                            const std::string& credential);
   core::Result<store::VpnNode> chooseNode(const CreateSessionRequest& request);
+  // True when the user's tier has a monthly quota and this month's usage
+  // reached it.
+  core::Result<bool> quotaReached(const store::User& user, core::SystemTime now);
   // Bumps the node's peer version and wakes its long-poll; returns the new
   // version (0 if it could not be bumped).
   int64_t peersChanged(const std::string& node_id);

@@ -286,6 +286,45 @@ TEST_F(SessionServiceTest, ReportsConnectAndAccountButIgnoreOtherNodesPeers) {
   EXPECT_EQ(usage->bytes_received, 7000);
 }
 
+TEST_F(SessionServiceTest, ReachingTheMonthlyQuotaEndsTheSessionsAndRefusesNewOnes) {
+  SessionPolicy policy;
+  policy.device_limits["basic"] = 3;
+  policy.monthly_quota_bytes["basic"] = 10'000;
+  SessionService service(*store_, clock_, core::Logger::null(), policy);
+  const auto user = store_.addUser("quota", "basic");
+  const auto other = store_.addUser("quota-other", "free");  // no quota on free
+  const auto node = store_.addNode("nq");
+  auto a = service.create(request(user, node));
+  auto b = service.create(request(user, node));
+  auto c = service.create(request(other, node));
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  const int64_t hs = core::unixSeconds(clock_.now());
+  // Under the quota: nothing happens.
+  auto out = service.applyReport(node, {{a->session.client_public_key, hs, 3000, 3000},
+                                        {c->session.client_public_key, hs, 50'000, 50'000}});
+  ASSERT_TRUE(out.ok()) << out.error().toString();
+  EXPECT_EQ(out->quota_ended, 0);
+  EXPECT_EQ(store_->sessions().get(a->session.id)->status, "connected");
+  // 6,000 + 5,000 reaches 10,000: both of the user's sessions end, the
+  // other account's stays.
+  out = service.applyReport(node, {{b->session.client_public_key, hs, 2500, 2500}});
+  ASSERT_TRUE(out.ok()) << out.error().toString();
+  EXPECT_EQ(out->quota_ended, 2);
+  for (const auto& id : {a->session.id, b->session.id}) {
+    auto s = store_->sessions().get(id);
+    EXPECT_EQ(s->status, "disconnected");
+    EXPECT_EQ(s->disconnect_reason, "quota_exceeded");
+  }
+  EXPECT_EQ(store_->sessions().get(c->session.id)->status, "connected");
+  auto refused = service.create(request(user, node));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, core::Code::kPermissionDenied);
+  EXPECT_NE(refused.error().message.find("quota"), std::string::npos);
+  // A new month starts from zero.
+  clock_.advance(std::chrono::hours(24 * 32));
+  EXPECT_TRUE(service.create(request(user, node)).ok());
+}
+
 TEST_F(SessionServiceTest, IdleSessionsEndAfterTheirTimeouts) {
   SessionPolicy policy;
   policy.pending_timeout = std::chrono::minutes(5);
