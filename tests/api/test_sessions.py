@@ -367,6 +367,65 @@ class SessionApiTest(unittest.TestCase):
 
 
 
+class QuotaTest(unittest.TestCase):
+    """A plan's monthly data quota, through the real gateway and control."""
+
+    @classmethod
+    def setUpClass(cls):
+        # 1 GiB on basic; the gateway (connects) and control (reports) both read it.
+        quota = "quota_gib_basic = 1\n"
+        cls.gw = Gateway(GATEWAY, LOOSE_LIMITS + "[sessions]\nlimit_basic = 3\n" + quota).start()
+        cls.ctl = Control(CONTROL, cls.gw.db_path, cls.gw.dir, name="quota-control",
+                          extra_config="[sessions]\n" + quota).start()
+        cls.admin = cls.gw.admin_token()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ctl.kill()
+        cls.gw.close()
+
+    def test_reaching_the_quota_ends_sessions_and_refuses_connects(self):
+        status, node, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
+            "name": "quota-node", "public_ip": "203.0.113.8", "country": fresh_country()},
+            token=self.admin)
+        self.assertEqual(status, 201, node)
+        sim = SimNode(self.ctl.port, node["enrollment_token"])
+        sim.start_heartbeats()
+        self.addCleanup(sim.stop_heartbeats)
+        wait_for("node online", lambda: self.gw.request(
+            "GET", f"/api/v1/nodes/{sim.node_id}", token=self.admin)[1]["status"] == "online")
+        status, reg, _, _ = self.gw.request("POST", "/api/v1/auth/register", {
+            "email": "quota@example.test", "username": "quota", "password": "correct horse battery"})
+        self.assertEqual(status, 201, reg)
+        status, _, _, _ = self.gw.request("PUT", f"/api/v1/admin/users/{reg['user']['id']}/tier",
+                                          {"tier": "basic"}, token=self.admin)
+        self.assertEqual(status, 200)
+        token = reg["access_token"]
+        sessions = []
+        for _ in range(2):
+            status, body, _, _ = self.gw.request("POST", "/api/v1/sessions",
+                                                 {"node_id": sim.node_id}, token=token)
+            self.assertEqual(status, 201, body)
+            sessions.append(body["session"])
+        now = int(time.time())
+        half = 1 << 29  # half a GiB each way: exactly the quota in all
+        sim.report([{"public_key": sessions[0]["client_public_key"], "last_handshake": now,
+                     "rx_bytes": half, "tx_bytes": half - 1}])
+        status, mine, _, _ = self.gw.request("GET", "/api/v1/user/sessions?status=active",
+                                             token=token)
+        self.assertEqual(len(mine["sessions"]), 2, "one byte under the quota: still connected")
+        sim.report([{"public_key": sessions[1]["client_public_key"], "last_handshake": now,
+                     "rx_bytes": 1, "tx_bytes": 0}])
+        status, mine, _, _ = self.gw.request("GET", "/api/v1/user/sessions", token=token)
+        self.assertEqual({(s["status"], s["disconnect_reason"]) for s in mine["sessions"]},
+                         {("disconnected", "quota_exceeded")})
+        self.assertEqual(sim.desired_state()["peers"], [])
+        status, body, _, _ = self.gw.request("POST", "/api/v1/sessions",
+                                             {"node_id": sim.node_id}, token=token)
+        self.assertEqual(status, 403, body)
+        self.assertIn("quota", body["error"]["message"])
+
+
 class PeerReadyTest(unittest.TestCase):
     """POST /api/v1/sessions answers once the node has the peer. The gateway
     and the control server are separate processes: the gateway learns it from
