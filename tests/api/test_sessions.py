@@ -352,6 +352,9 @@ class SessionApiTest(unittest.TestCase):
 
         doomed.stop_heartbeats()
         wait_for("node offline", lambda: self.node(doomed.node_id)["status"] == "offline")
+        # Marked offline first, its sessions failed over right after.
+        wait_for("session failed over", lambda: [
+            s for s in self.my_sessions(token) if s["id"] == sid][0]["status"] == "disconnected")
         [s] = [s for s in self.my_sessions(token) if s["id"] == sid]
         self.assertEqual((s["status"], s["disconnect_reason"]), ("disconnected", "node_offline"))
         self.assertEqual(doomed.desired_state()["peers"], [])

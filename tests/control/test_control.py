@@ -113,6 +113,9 @@ class ControlProcessTest(unittest.TestCase):
         wait_for("node offline", lambda: self.gw_call("GET", f"/api/v1/nodes/{sim.node_id}")[1]["status"] == "offline")
         print(f"  node marked offline {time.monotonic() - died:.1f} s after its last heartbeat",
               file=sys.stderr)
+        # The health loop marks the node offline, then ends its sessions:
+        # a read in between still sees the session open.
+        wait_for("session failed over", lambda: my_session()["status"] == "disconnected")
         s = my_session()
         self.assertEqual((s["status"], s["disconnect_reason"]), ("disconnected", "node_offline"))
         status, _ = self.gw_call("GET", "/api/v1/nodes/best?country=NL", token=user_token)
