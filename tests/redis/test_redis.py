@@ -34,7 +34,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "api"))
 
 from control import FAST, Control, SimNode, http_request, wait_for  # noqa: E402
-from gateway import Gateway  # noqa: E402
+from gateway import Gateway, psql  # noqa: E402
 
 ARGS = None
 WORK_DIR = None
@@ -432,11 +432,25 @@ def main():
     parser.add_argument("--own-redis-port", type=int, default=56381,
                         help="for a redis-server this test starts, stops and restarts")
     parser.add_argument("--database", default=None,
-                        help="database.url for every process (default: a new SQLite file)")
+                        help="database.url for every process (default: a new SQLite file); "
+                             "'postgres': a fresh schema on AUREO_TEST_POSTGRES_URL (ctest's "
+                             "postgres fixture), dropped afterwards")
     ARGS, rest = parser.parse_known_args()
     WORK_DIR = tempfile.mkdtemp(prefix="aureo-redis-test-")
-    DATABASE_URL = ARGS.database or f"sqlite:{os.path.join(WORK_DIR, 'aureo.db')}"
-    run = unittest.main(argv=[sys.argv[0]] + rest, verbosity=2, exit=False)
+    schema = None
+    if ARGS.database == "postgres":
+        base = os.environ["AUREO_TEST_POSTGRES_URL"]
+        schema = "redis_" + uuid.uuid4().hex[:12]
+        psql(base, f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in base else "?"
+        DATABASE_URL = f"{base}{sep}options=-csearch_path%3D{schema}"
+    else:
+        DATABASE_URL = ARGS.database or f"sqlite:{os.path.join(WORK_DIR, 'aureo.db')}"
+    try:
+        run = unittest.main(argv=[sys.argv[0]] + rest, verbosity=2, exit=False)
+    finally:
+        if schema:
+            psql(os.environ["AUREO_TEST_POSTGRES_URL"], f"DROP SCHEMA {schema} CASCADE")
     if run.result.wasSuccessful():
         shutil.rmtree(WORK_DIR, ignore_errors=True)
         sys.exit(0)
