@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "core/errno_text.h"
+
 namespace aureo::openvpn {
 namespace {
 
@@ -111,7 +113,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions opt
   if (pid < 0) {
     ::close(out[0]);
     ::close(err[0]);
-    return core::internalError(std::string("fork: ") + std::strerror(fork_errno));
+    return core::internalError(std::string("fork: ") + core::errnoText(fork_errno));
   }
   ::setpgid(pid, pid);  // also done in the child; whichever runs first wins the race
 
@@ -130,7 +132,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions opt
     while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
     child->pid_ = -1;
-    const std::string msg = "exec " + options.argv[0] + ": " + std::strerror(exec_errno);
+    const std::string msg = "exec " + options.argv[0] + ": " + core::errnoText(exec_errno);
     if (exec_errno == ENOENT) return core::notFound(msg);
     if (exec_errno == EACCES) return core::permissionDenied(msg);
     return core::internalError(msg);
