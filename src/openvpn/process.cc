@@ -45,7 +45,7 @@ int openPidfd(pid_t pid) {
   ::dup2(out_fd, STDERR_FILENO);
   sigset_t empty;
   ::sigemptyset(&empty);
-  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);  // NOLINT(concurrency-mt-unsafe): forked child
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
@@ -64,6 +64,7 @@ int openPidfd(pid_t pid) {
 
 std::string ExitStatus::toString() const {
   if (exited) return "exited with code " + std::to_string(code);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc >= 2.32 strsignal keeps no shared state
   return std::string("killed by signal ") + std::to_string(signal) + " (" + ::strsignal(signal) +
          ")";
 }
