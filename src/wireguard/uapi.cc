@@ -403,7 +403,7 @@ struct UapiServer::Impl {
   void readFrom(Client& c);
   void writeTo(Client& c);
   void handleLine(Client& c, std::string_view line);
-  void reply(Client& c, std::string text, bool close_after = false) {
+  void reply(Client& c, std::string_view text, bool close_after = false) {
     c.out += text;
     c.closing = c.closing || close_after;
   }

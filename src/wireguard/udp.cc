@@ -273,7 +273,7 @@ int UdpSocket::sendOnce(std::span<const OutgoingDatagram> datagrams, SendBatch& 
     if (gso && seg > 0) {
       // A run: same endpoint, every datagram seg bytes except a shorter last.
       while (i < n && i - first < kMaxGsoSegments && datagrams[i].to == to &&
-             datagrams[i].data.size() > 0 && datagrams[i].data.size() <= seg &&
+             !datagrams[i].data.empty() && datagrams[i].data.size() <= seg &&
              datagrams[i - 1].data.size() == seg &&
              total + datagrams[i].data.size() <= kMaxGsoBytes) {
         b.iovs[i] = {const_cast<uint8_t*>(datagrams[i].data.data()), datagrams[i].data.size()};
