@@ -80,7 +80,7 @@ struct LogChoice {
 
 LogChoice logChoiceFromEnv() {
   LogChoice c;
-  const char* env = std::getenv("LOG_LEVEL");
+  const char* env = std::getenv("LOG_LEVEL");  // NOLINT(concurrency-mt-unsafe): at startup
   if (env == nullptr || *env == '\0') return c;
   c.explicitly_set = true;
   const std::string_view v = env;
@@ -109,12 +109,12 @@ int detach(bool foreground) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     std::perror("aureo-wg: pipe");
-    std::exit(kExitSetupFailed);
+    std::exit(kExitSetupFailed);  // NOLINT(concurrency-mt-unsafe): before any thread starts
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
     std::perror("aureo-wg: fork");
-    std::exit(kExitSetupFailed);
+    std::exit(kExitSetupFailed);  // NOLINT(concurrency-mt-unsafe): before any thread starts
   }
   if (pid > 0) {
     ::close(fds[1]);
@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
     if (sig != SIGUSR1) break;
     logCounters(**device, log);
   }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc >= 2.32 strsignal keeps no shared state
   log.info("shutting down", {{"signal", std::string(strsignal(sig))},
                              {"interface_gone", (*device)->interfaceGone()}});
   uapi->reset();    // removes the socket file first: wg stops seeing the device

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/errno_text.h"
 #include "core/ids.h"
 #include "crypto/encoding.h"
 #include "store/store.h"
@@ -41,10 +42,10 @@ core::Result<std::string> loadOrCreateSecretFile(const std::string& path, size_t
     return s;
   }
   if (errno != ENOENT)
-    return core::unavailable("cannot read " + path + ": " + std::strerror(errno));
+    return core::unavailable("cannot read " + path + ": " + core::errnoText(errno));
   const std::string secret = crypto::randomToken(random_bytes);
   fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return core::unavailable("cannot create " + path + ": " + std::strerror(errno));
+  if (fd < 0) return core::unavailable("cannot create " + path + ": " + core::errnoText(errno));
   const std::string line = secret + "\n";
   const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                   ::fsync(fd) == 0;

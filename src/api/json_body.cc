@@ -127,9 +127,10 @@ core::Result<int64_t> queryInt(const http::Request& req, const std::string& name
                                int64_t min, int64_t max) {
   auto v = req.queryParam(name);
   if (!v) return def;
+  const std::string& text = *v;
   int64_t out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (ec != std::errc{} || p != v->data() + v->size() || out < min || out > max) {
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc{} || p != text.data() + text.size() || out < min || out > max) {
     return fieldError(name, "query parameter " + name + " must be an integer between " +
                                 std::to_string(min) + " and " + std::to_string(max));
   }

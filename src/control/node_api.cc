@@ -323,7 +323,7 @@ struct NodeApi::Impl {
     }
     auto body = parseObject(req.body);
     if (!body.ok()) co_return errorResponse(body.error());
-    auto csr = stringField(*body, "csr", true, 16 * 1024);
+    auto csr = stringField(*body, "csr", true, size_t{16} * 1024);
     if (!csr.ok()) co_return errorResponse(csr.error());
     auto node = store.nodes().get(req.user_id);
     if (!node.ok()) co_return errorResponse(node.error());

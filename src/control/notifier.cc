@@ -16,8 +16,7 @@ namespace aureo::control {
 namespace asio = boost::asio;
 
 struct PeerNotifier::Waiter {
-  explicit Waiter(asio::any_io_executor ex, int64_t seen)
-      : timer(std::move(ex)), seen_version(seen) {}
+  explicit Waiter(const asio::any_io_executor& ex, int64_t seen) : timer(ex), seen_version(seen) {}
   asio::steady_timer timer;  // touched only on its executor
   const int64_t seen_version;
 };

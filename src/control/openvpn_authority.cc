@@ -36,9 +36,9 @@ core::Error cannotOpen(const std::string& what, const core::Error& e) {
 
 }  // namespace
 
-OpenVpnAuthority::OpenVpnAuthority(store::Store& store, crypto::MasterKey master,
+OpenVpnAuthority::OpenVpnAuthority(store::Store& store, const crypto::MasterKey& master,
                                    const core::Clock& clock, const core::Logger& log)
-    : store_(store), master_(std::move(master)), clock_(clock), log_(log) {}
+    : store_(store), master_(master), clock_(clock), log_(log) {}
 
 core::Result<OpenVpnAuthority::Loaded> OpenVpnAuthority::load() {
   std::lock_guard lock(mutex_);

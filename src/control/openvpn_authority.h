@@ -36,7 +36,7 @@ class OpenVpnAuthority {
   static constexpr const char* kCaSecret = "openvpn.ca";
   static constexpr const char* kTlsCryptSecret = "openvpn.tls_crypt";
 
-  OpenVpnAuthority(store::Store& store, crypto::MasterKey master, const core::Clock& clock,
+  OpenVpnAuthority(store::Store& store, const crypto::MasterKey& master, const core::Clock& clock,
                    const core::Logger& log);
 
   // Loads the CA and tls-crypt key, creating and storing them the first

@@ -32,6 +32,7 @@ class IpAddress {
   // Adds n to the address as a big-endian integer (wrapping within the family).
   [[nodiscard]] IpAddress plus(uint64_t n) const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const IpAddress&) const = default;
 
  private:
@@ -55,6 +56,7 @@ class Cidr {
   // Number of addresses, saturated at 2^63.
   [[nodiscard]] uint64_t size() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const Cidr&) const = default;
 
  private:

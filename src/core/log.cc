@@ -111,7 +111,7 @@ class BufferedStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     buffer_.append(msg.payload.data(), msg.payload.size());
     buffer_.push_back('\n');
-    if (buffer_.size() >= 32 * 1024) flush_();
+    if (buffer_.size() >= size_t{32} * 1024) flush_();
   }
   void flush_() override {
     size_t off = 0;

@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMinSecretBytes = 32;
-constexpr size_t kMaxTokenBytes = 8 * 1024;
+constexpr size_t kMaxTokenBytes = size_t{8} * 1024;
 constexpr size_t kSignatureBytes = 32;  // HMAC-SHA256
 constexpr std::string_view kHeaderJson = R"({"alg":"HS256","typ":"JWT"})";
 

@@ -25,13 +25,15 @@ core::Result<MasterKey> parseMasterKey(std::string_view base64) {
     return core::invalidArgument("master key must be 32 bytes in base64 (44 characters)");
   }
   auto raw = base64Decode(base64);
-  if (!raw || raw->size() != MasterKey::size()) {
-    if (raw) sodium_memzero(raw->data(), raw->size());
+  if (!raw) return core::invalidArgument("master key must be 32 bytes in base64 (44 characters)");
+  std::string& bytes = *raw;
+  if (bytes.size() != MasterKey::size()) {
+    sodium_memzero(bytes.data(), bytes.size());
     return core::invalidArgument("master key must be 32 bytes in base64 (44 characters)");
   }
   MasterKey key;
-  std::memcpy(key.data(), raw->data(), MasterKey::size());
-  sodium_memzero(raw->data(), raw->size());
+  std::memcpy(key.data(), bytes.data(), MasterKey::size());
+  sodium_memzero(bytes.data(), bytes.size());
   if (sodium_is_zero(key.data(), MasterKey::size()) == 1) {
     return core::invalidArgument("master key is all zero bytes");
   }

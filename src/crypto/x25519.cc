@@ -35,9 +35,11 @@ std::string_view view(const uint8_t* p, size_t n) {
 bool decodeKey(const std::string& base64, uint8_t* out) {
   if (base64.size() != kKeyBase64Chars) return false;
   auto raw = base64Decode(base64);
-  const bool ok = raw && raw->size() == kKeyBytes;
-  if (ok) std::memcpy(out, raw->data(), kKeyBytes);
-  if (raw) sodium_memzero(raw->data(), raw->size());
+  if (!raw) return false;
+  std::string& bytes = *raw;
+  const bool ok = bytes.size() == kKeyBytes;
+  if (ok) std::memcpy(out, bytes.data(), kKeyBytes);
+  sodium_memzero(bytes.data(), bytes.size());
   return ok;
 }
 

@@ -189,7 +189,8 @@ std::string_view ClientResponse::header(std::string_view name) const {
   return {};
 }
 
-Client::Client(std::string base_url, ClientOptions options) : impl_(std::make_unique<Impl>()) {
+Client::Client(const std::string& base_url, ClientOptions options)
+    : impl_(std::make_unique<Impl>()) {
   Impl& impl = *impl_;
   impl.options = std::move(options);
   auto url = boost::urls::parse_absolute_uri(base_url);
@@ -259,7 +260,7 @@ core::Result<ClientResponse> Client::request(std::string_view method, std::strin
   const auto deadline = std::chrono::steady_clock::now() + impl.options.timeout;
 
   asio::io_context ioc;
-  asio::co_spawn(ioc, impl.run(deadline, ex), [&ex](std::exception_ptr e) {
+  asio::co_spawn(ioc, impl.run(deadline, ex), [&ex](const std::exception_ptr& e) {
     if (e && !ex.result) ex.result = core::unavailable("request failed");
   });
   // io_context::stop() is safe from any thread; the callback runs on the

@@ -23,7 +23,7 @@ struct ClientOptions {
   std::string ca_file;
   // Skips certificate and host name checks. For tests and first contact only.
   bool insecure_skip_verify = false;
-  size_t max_response_bytes = 16 * 1024 * 1024;
+  size_t max_response_bytes = size_t{16} * 1024 * 1024;
   // An IP address to connect to instead of resolving the URL's host (curl's
   // --resolve): Host, SNI and the certificate check still use the host. For
   // a VPN client whose DNS only works through a tunnel that may be down.
@@ -45,7 +45,7 @@ class Client {
  public:
   // base_url: "http://host[:port][/prefix]" or "https://...". A bad URL is
   // reported by every request() as kInvalidArgument.
-  explicit Client(std::string base_url, ClientOptions options = {});
+  explicit Client(const std::string& base_url, ClientOptions options = {});
   ~Client();
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;

@@ -280,6 +280,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     std::lock_guard lock(state_.mu);
     id_ = state_.next_connection_id++;
     state_.closers[id_] = [weak, executor] {
+      // Never empty (it is the stream's); the check tells the analyzer so.
+      if (!executor) return;
       asio::post(executor, [weak] {
         if (auto self = weak.lock()) self->closeIfIdle();
       });
@@ -587,19 +589,19 @@ void launch(State& state, tcp::socket socket, std::string remote_ip, bool reject
   connection->registerCloser();
   auto signal = connection->cancelSignal();
   auto& slot_owner = *signal;
-  asio::co_spawn(
-      executor, Connection<Stream>::serve(std::move(connection)),
-      asio::bind_cancellation_slot(slot_owner.slot(), [&state, signal](std::exception_ptr e) {
-        (void)signal;  // held only to outlive the slot
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          state.log.error("connection failed", {{"error", ex.what()}});
-        } catch (...) {
-          state.log.error("connection failed", {{"error", "unknown exception"}});
-        }
-      }));
+  asio::co_spawn(executor, Connection<Stream>::serve(std::move(connection)),
+                 asio::bind_cancellation_slot(
+                     slot_owner.slot(), [&state, signal](const std::exception_ptr& e) {
+                       (void)signal;  // held only to outlive the slot
+                       if (!e) return;
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         state.log.error("connection failed", {{"error", ex.what()}});
+                       } catch (...) {
+                         state.log.error("connection failed", {{"error", "unknown exception"}});
+                       }
+                     }));
 }
 
 void accepted(State& state, tcp::socket socket) {
@@ -721,7 +723,7 @@ core::Status Server::start() {
   if (ec) return core::unavailable("listen failed: " + ec.message());
   state.port = acceptor.local_endpoint(ec).port();
   state.acceptor.emplace(std::move(acceptor));
-  asio::co_spawn(state.control, acceptLoop(state), [&state](std::exception_ptr e) {
+  asio::co_spawn(state.control, acceptLoop(state), [&state](const std::exception_ptr& e) {
     if (e) state.log.error("accept loop failed");
   });
   state.log.info("http server listening", {{"address", endpoint.address().to_string()},

@@ -113,9 +113,9 @@ struct ServerOptions {
   uint16_t port = 8080;            // 0: pick a free port (see Server::port())
   size_t threads = 2;
   size_t max_connections = 4096;
-  size_t max_header_bytes = 16 * 1024;      // 431 beyond
-  size_t max_body_bytes = 1024 * 1024;      // 413 beyond
-  std::chrono::seconds header_timeout{10};  // whole header must arrive in this time
+  size_t max_header_bytes = size_t{16} * 1024;  // 431 beyond
+  size_t max_body_bytes = size_t{1024} * 1024;  // 413 beyond
+  std::chrono::seconds header_timeout{10};      // whole header must arrive in this time
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{60};     // keep-alive between requests
   std::chrono::seconds handler_timeout{30};  // 504 beyond

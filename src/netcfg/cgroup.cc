@@ -16,6 +16,8 @@
 
 #include <fmt/format.h>
 
+#include "core/errno_text.h"
+
 namespace aureo::netcfg {
 namespace {
 
@@ -28,7 +30,7 @@ core::Error ioError(std::string_view what, const fs::path& path, int err) {
   if (err == EACCES || err == EPERM || err == EROFS) code = core::Code::kPermissionDenied;
   if (err == EBUSY) code = core::Code::kFailedPrecondition;
   if (err == ESRCH) code = core::Code::kNotFound;
-  return {code, fmt::format("{} {}: {}", what, path.string(), std::strerror(err)), {}};
+  return {code, fmt::format("{} {}: {}", what, path.string(), core::errnoText(err)), {}};
 }
 
 core::Status checkCgroup2(const fs::path& mount) {

@@ -19,14 +19,16 @@
 
 #include <fmt/format.h>
 
+#include "core/errno_text.h"
+
 namespace aureo::netcfg {
 namespace {
 
 // One receive holds a whole kernel dump chunk: the kernel never builds a dump
 // message larger than 32 KiB, and a 64 KiB buffer leaves room for any reply.
-constexpr size_t kReceiveBufferSize = 64 * 1024;
+constexpr size_t kReceiveBufferSize = size_t{64} * 1024;
 // A dump larger than this is refused rather than held in memory.
-constexpr size_t kMaxDumpBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxDumpBytes = size_t{64} * 1024 * 1024;
 constexpr int kReceiveTimeoutSeconds = 10;
 constexpr int kDumpAttempts = 3;
 
@@ -56,7 +58,7 @@ core::Code codeForErrno(int err) {
 }
 
 core::Error errnoError(std::string_view what, int err, std::string_view detail = {}) {
-  std::string message = fmt::format("{}: {} (errno {})", what, std::strerror(err), err);
+  std::string message = fmt::format("{}: {} (errno {})", what, core::errnoText(err), err);
   if (!detail.empty()) message += fmt::format(": {}", detail);
   return {codeForErrno(err), std::move(message), {}};
 }

@@ -50,6 +50,7 @@ struct InterfaceAddress {
   // "10.8.0.2/24", "fd00::2/64"; a bare address gets the full-length prefix.
   static std::optional<InterfaceAddress> parse(std::string_view text);
   [[nodiscard]] std::string toString() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const InterfaceAddress&) const = default;
 };
 
@@ -59,6 +60,7 @@ struct AddressEntry {
   InterfaceAddress address;
   uint32_t flags = 0;  // IFA_F_*
   RouteScope scope = RouteScope::kUniverse;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const AddressEntry&) const = default;
 };
 
@@ -66,6 +68,7 @@ struct NextHop {
   std::optional<core::IpAddress> gateway;
   int oif = 0;
   uint8_t weight = 0;  // rtnh_hops
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const NextHop&) const = default;
 };
 
@@ -86,6 +89,7 @@ struct Route {
 
   // `ip route`-like text, for logs and snapshot diffs.
   [[nodiscard]] std::string toString() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const Route&) const = default;
 };
 
@@ -117,6 +121,7 @@ struct Rule {
   std::optional<uint32_t> suppress_prefixlength;
 
   [[nodiscard]] std::string toString() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const Rule&) const = default;
 };
 

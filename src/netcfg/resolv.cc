@@ -12,20 +12,22 @@
 
 #include <fmt/format.h>
 
+#include "core/errno_text.h"
+
 namespace aureo::netcfg {
 namespace {
 
 namespace fs = std::filesystem;
 
 // resolv.conf is a few hundred bytes; anything near this is not one.
-constexpr size_t kMaxFileSize = 1024 * 1024;
+constexpr size_t kMaxFileSize = size_t{1024} * 1024;
 constexpr std::string_view kMagic = "aureo-resolv-backup 1";
 
 core::Error ioError(std::string_view what, const fs::path& path, int err) {
   core::Code code = core::Code::kInternal;
   if (err == ENOENT) code = core::Code::kNotFound;
   if (err == EACCES || err == EPERM || err == EROFS) code = core::Code::kPermissionDenied;
-  return {code, fmt::format("{} {}: {}", what, path.string(), std::strerror(err)), {}};
+  return {code, fmt::format("{} {}: {}", what, path.string(), core::errnoText(err)), {}};
 }
 
 // What the target path was before we touched it.

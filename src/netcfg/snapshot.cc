@@ -12,25 +12,27 @@
 
 #include <fmt/format.h>
 
+#include "core/errno_text.h"
+
 namespace aureo::netcfg {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr size_t kMaxResolvBytes = 1024 * 1024;
+constexpr size_t kMaxResolvBytes = size_t{1024} * 1024;
 
 core::Status readResolv(const fs::path& path, NetworkSnapshot& snap) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
-    return core::internalError(fmt::format("stat {}: {}", path.string(), std::strerror(errno)));
+    return core::internalError(fmt::format("stat {}: {}", path.string(), core::errnoText(errno)));
   }
   if (S_ISLNK(st.st_mode)) {
     std::string target(4096, '\0');
     const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
     if (n < 0) {
       return core::internalError(
-          fmt::format("readlink {}: {}", path.string(), std::strerror(errno)));
+          fmt::format("readlink {}: {}", path.string(), core::errnoText(errno)));
     }
     target.resize(static_cast<size_t>(n));
     snap.resolv_conf_link = std::move(target);

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "core/errno_text.h"
+
 namespace aureo::netcfg {
 namespace {
 
@@ -20,7 +22,7 @@ core::Error fileError(std::string_view what, const std::filesystem::path& path, 
   if (err == ENOENT) code = core::Code::kNotFound;
   if (err == EACCES || err == EPERM || err == EROFS) code = core::Code::kPermissionDenied;
   if (err == EINVAL) code = core::Code::kInvalidArgument;
-  return {code, fmt::format("{} {}: {}", what, path.string(), std::strerror(err)), {}};
+  return {code, fmt::format("{} {}: {}", what, path.string(), core::errnoText(err)), {}};
 }
 
 bool validSegmentChar(char c) {

@@ -15,6 +15,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/errno_text.h"
+
 namespace aureo::openvpn {
 namespace {
 
@@ -354,7 +356,7 @@ void ManagementClient::Impl::readLoop() {
     const int rc = ::poll(fds, 2, -1);
     if (rc < 0) {
       if (errno == EINTR) continue;
-      reason = std::string("poll: ") + std::strerror(errno);
+      reason = std::string("poll: ") + core::errnoText(errno);
       break;
     }
     if (fds[1].revents != 0) {
@@ -368,7 +370,7 @@ void ManagementClient::Impl::readLoop() {
     }
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
-      reason = std::string("read: ") + std::strerror(errno);
+      reason = std::string("read: ") + core::errnoText(errno);
       break;
     }
     events.clear();
@@ -428,16 +430,16 @@ core::Result<std::unique_ptr<ManagementClient>> ManagementClient::connect(
   }
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return core::internalError(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0) return core::internalError(std::string("socket: ") + core::errnoText(errno));
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;
     ::close(fd);
-    return core::unavailable("connect " + socket_path + ": " + std::strerror(err));
+    return core::unavailable("connect " + socket_path + ": " + core::errnoText(err));
   }
   const int wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) {
     ::close(fd);
-    return core::internalError(std::string("eventfd: ") + std::strerror(errno));
+    return core::internalError(std::string("eventfd: ") + core::errnoText(errno));
   }
   auto impl = std::make_unique<Impl>(fd, wake, std::move(handler), options, logger);
   Impl* raw = impl.get();
@@ -513,7 +515,7 @@ core::Result<Reply> ManagementClient::roundTrip(std::string text,
         if (errno == EINTR || errno == EAGAIN) continue;
         const int err = errno;
         ::shutdown(impl_->fd, SHUT_RDWR);
-        return core::unavailable(std::string("management send: ") + std::strerror(err));
+        return core::unavailable(std::string("management send: ") + core::errnoText(err));
       }
       off += static_cast<size_t>(n);
     }

@@ -99,10 +99,10 @@ using ManagementEvent =
                  StateEvent, NotificationEvent, Reply, ProtocolErrorEvent, ConnectionClosedEvent>;
 
 struct ParserLimits {
-  size_t max_line = 16 * 1024;         // bytes, without the line ending
-  size_t max_env_lines = 256;          // per client block
-  size_t max_reply_lines = 100'000;    // per multi-line reply
-  size_t max_reply_bytes = 16u << 20;  // per multi-line reply
+  size_t max_line = size_t{16} * 1024;  // bytes, without the line ending
+  size_t max_env_lines = 256;           // per client block
+  size_t max_reply_lines = 100'000;     // per multi-line reply
+  size_t max_reply_bytes = 16u << 20;   // per multi-line reply
 };
 
 // Incremental: feed it whatever read() returned. Not thread-safe.

@@ -378,7 +378,8 @@ core::Result<std::string> signServerRequest(const CertificateAuthority& ca,
                                             std::string_view csr_pem,
                                             const ServerCertOptions& options,
                                             core::SystemTime now) {
-  if (csr_pem.empty() || csr_pem.size() > 16 * 1024) return badCsr("csr must be 1..16384 bytes");
+  if (csr_pem.empty() || csr_pem.size() > size_t{16} * 1024)
+    return badCsr("csr must be 1..16384 bytes");
   BioPtr bio = readOnlyBio(csr_pem);
   ReqPtr req(bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!req) return badCsr("csr is not a PEM certificate request");

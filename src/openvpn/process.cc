@@ -13,6 +13,8 @@
 #include <cstring>
 #include <thread>
 
+#include "core/errno_text.h"
+
 namespace aureo::openvpn {
 namespace {
 
@@ -43,7 +45,7 @@ int openPidfd(pid_t pid) {
   ::dup2(out_fd, STDERR_FILENO);
   sigset_t empty;
   ::sigemptyset(&empty);
-  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);  // NOLINT(concurrency-mt-unsafe): forked child
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
@@ -62,6 +64,7 @@ int openPidfd(pid_t pid) {
 
 std::string ExitStatus::toString() const {
   if (exited) return "exited with code " + std::to_string(code);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc >= 2.32 strsignal keeps no shared state
   return std::string("killed by signal ") + std::to_string(signal) + " (" + ::strsignal(signal) +
          ")";
 }
@@ -111,7 +114,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions opt
   if (pid < 0) {
     ::close(out[0]);
     ::close(err[0]);
-    return core::internalError(std::string("fork: ") + std::strerror(fork_errno));
+    return core::internalError(std::string("fork: ") + core::errnoText(fork_errno));
   }
   ::setpgid(pid, pid);  // also done in the child; whichever runs first wins the race
 
@@ -130,7 +133,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::spawn(SpawnOptions opt
     while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }
     child->pid_ = -1;
-    const std::string msg = "exec " + options.argv[0] + ": " + std::strerror(exec_errno);
+    const std::string msg = "exec " + options.argv[0] + ": " + core::errnoText(exec_errno);
     if (exec_errno == ENOENT) return core::notFound(msg);
     if (exec_errno == EACCES) return core::permissionDenied(msg);
     return core::internalError(msg);

@@ -66,7 +66,7 @@ bool isCredential(std::string_view s) {
 // close the block early or start another one.
 core::Status checkInlinePem(std::string_view pem, std::string_view field) {
   if (pem.empty()) return bad("missing", std::string(field));
-  if (pem.size() > 64 * 1024) return bad("too large", std::string(field));
+  if (pem.size() > size_t{64} * 1024) return bad("too large", std::string(field));
   if (pem.find('<') != std::string_view::npos || pem.find('>') != std::string_view::npos) {
     return bad("must not contain '<' or '>'", std::string(field));
   }

@@ -153,13 +153,13 @@ class SqlUserRepository final : public UserRepository {
       // Children first: the foreign keys have no ON DELETE actions.
       static constexpr std::string_view kOwned[] = {
           "DELETE FROM ip_allocations WHERE user_id = :id",
-          "DELETE FROM ip_allocations WHERE session_id IN (SELECT id FROM sessions WHERE "
-          "user_id = :id)",
+          ("DELETE FROM ip_allocations WHERE session_id IN (SELECT id FROM sessions WHERE "
+           "user_id = :id)"),
           "DELETE FROM sessions WHERE user_id = :id",
           "DELETE FROM refresh_tokens WHERE user_id = :id",
           "DELETE FROM api_keys WHERE user_id = :id",
-          "DELETE FROM ip_allocations WHERE device_id IN (SELECT id FROM devices WHERE "
-          "user_id = :id)",
+          ("DELETE FROM ip_allocations WHERE device_id IN (SELECT id FROM devices WHERE "
+           "user_id = :id)"),
           "DELETE FROM devices WHERE user_id = :id",
           "DELETE FROM usage WHERE user_id = :id",
       };

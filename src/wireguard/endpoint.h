@@ -29,6 +29,7 @@ struct Endpoint {
   // For a dual-stack socket (v4_mapped) IPv4 addresses become ::ffff:a.b.c.d.
   socklen_t toSockaddr(sockaddr_storage* out, bool v4_mapped) const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const Endpoint&) const = default;
 };
 

@@ -69,6 +69,7 @@ struct PublicKey {
   uint8_t* data() { return bytes.data(); }
   [[nodiscard]] std::span<const uint8_t, NOISE_PUBLIC_KEY_LEN> span() const { return bytes; }
   [[nodiscard]] bool isZero() const;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 false positive on defaulted <=>
   auto operator<=>(const PublicKey&) const = default;
 };
 

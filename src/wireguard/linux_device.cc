@@ -9,6 +9,7 @@
 #include <array>
 #include <cstring>
 
+#include "core/errno_text.h"
 #include "wireguard/messages.h"
 #include "wireguard/offload.h"
 
@@ -363,7 +364,7 @@ core::Result<std::unique_ptr<LinuxDevice>> LinuxDevice::create(const LinuxDevice
   for (size_t i = 0; i < dev->worker_count_; ++i) {
     dev->workers_.push_back(std::make_unique<Worker>(*dev, i));
     if (dev->workers_.back()->wake_fd < 0) {
-      return core::unavailable(std::string("eventfd: ") + std::strerror(errno));
+      return core::unavailable(std::string("eventfd: ") + core::errnoText(errno));
     }
   }
   dev->device_ = std::make_unique<Device>(clock, static_cast<TunnelIo&>(*dev), log, device_options);

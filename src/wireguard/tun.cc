@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "core/errno_text.h"
 #include "wireguard/offload.h"
 
 // Debian 12's headers predate UDP segmentation offload for TUN (Linux 6.2).
@@ -30,7 +31,7 @@ constexpr size_t kMaxQueues = 256;
 static_assert(kTunMaxFrame == kVirtioNetHdrLen + 65535);
 
 core::Error sysError(const std::string& what, int err) {
-  std::string msg = what + ": " + strerror(err);
+  std::string msg = what + ": " + core::errnoText(err);
   if (err == EPERM || err == EACCES) {
     return core::permissionDenied(msg + " (needs CAP_NET_ADMIN)");
   }

@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/errno_text.h"
 #include "wireguard/tun.h"
 
 namespace aureo::wireguard {
@@ -402,7 +403,7 @@ struct UapiServer::Impl {
   void readFrom(Client& c);
   void writeTo(Client& c);
   void handleLine(Client& c, std::string_view line);
-  void reply(Client& c, std::string text, bool close_after = false) {
+  void reply(Client& c, std::string_view text, bool close_after = false) {
     c.out += text;
     c.closing = c.closing || close_after;
   }
@@ -430,7 +431,7 @@ void UapiServer::Impl::run() {
     }
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
-      log.error("uapi poll failed", {{"error", strerror(errno)}});
+      log.error("uapi poll failed", {{"error", core::errnoText(errno)}});
       return;
     }
     if (fds[0].revents != 0) return;
@@ -587,10 +588,11 @@ core::Result<std::unique_ptr<UapiServer>> UapiServer::start(std::string_view ifn
   if (::mkdir(dir.c_str(), 0755) == 0) {
     ::chmod(dir.c_str(), 0755);  // whatever the umask said
   } else if (errno != EEXIST) {
-    return core::unavailable("mkdir " + dir + ": " + strerror(errno));
+    return core::unavailable("mkdir " + dir + ": " + core::errnoText(errno));
   }
   impl->listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (impl->listen_fd < 0) return core::unavailable(std::string("socket: ") + strerror(errno));
+  if (impl->listen_fd < 0)
+    return core::unavailable(std::string("socket: ") + core::errnoText(errno));
 
   struct stat st;
   if (::lstat(impl->path.c_str(), &st) == 0) {
@@ -605,18 +607,18 @@ core::Result<std::unique_ptr<UapiServer>> UapiServer::start(std::string_view ifn
     ::unlink(impl->path.c_str());  // stale, left by a crashed process
   }
   if (::bind(impl->listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return core::unavailable("bind " + impl->path + ": " + strerror(errno));
+    return core::unavailable("bind " + impl->path + ": " + core::errnoText(errno));
   }
   // Nobody can connect before listen(), so tightening the mode here is not racy.
   if (::chmod(impl->path.c_str(), 0600) != 0 || ::listen(impl->listen_fd, 16) != 0) {
-    const std::string err = strerror(errno);
+    const std::string err = core::errnoText(errno);
     ::unlink(impl->path.c_str());
     return core::unavailable("listen " + impl->path + ": " + err);
   }
   impl->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (impl->wake_fd < 0) {
     ::unlink(impl->path.c_str());
-    return core::unavailable(std::string("eventfd: ") + strerror(errno));
+    return core::unavailable(std::string("eventfd: ") + core::errnoText(errno));
   }
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->run(); });

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/errno_text.h"
+
 namespace aureo::wireguard {
 namespace {
 
@@ -28,13 +30,8 @@ constexpr size_t kCtrlWords = (CMSG_SPACE(sizeof(int)) + 7) / 8;
 constexpr int kGsoRefused = -(1 << 20);
 constexpr int kGsoTooBig = -(1 << 20) - 1;
 
-std::string errnoText(int err) {
-  char buf[128];
-  return strerror_r(err, buf, sizeof(buf));
-}
-
 core::Error sysError(std::string_view what, int err) {
-  std::string msg = std::string(what) + ": " + errnoText(err);
+  std::string msg = std::string(what) + ": " + core::errnoText(err);
   if (err == EPERM || err == EACCES) return core::permissionDenied(std::move(msg));
   if (err == EADDRINUSE) return core::alreadyExists(std::move(msg));
   if (err == EINVAL || err == EAFNOSUPPORT) return core::invalidArgument(std::move(msg));
@@ -276,7 +273,7 @@ int UdpSocket::sendOnce(std::span<const OutgoingDatagram> datagrams, SendBatch& 
     if (gso && seg > 0) {
       // A run: same endpoint, every datagram seg bytes except a shorter last.
       while (i < n && i - first < kMaxGsoSegments && datagrams[i].to == to &&
-             datagrams[i].data.size() > 0 && datagrams[i].data.size() <= seg &&
+             !datagrams[i].data.empty() && datagrams[i].data.size() <= seg &&
              datagrams[i - 1].data.size() == seg &&
              total + datagrams[i].data.size() <= kMaxGsoBytes) {
         b.iovs[i] = {const_cast<uint8_t*>(datagrams[i].data.data()), datagrams[i].data.size()};

@@ -34,7 +34,7 @@ class Outbox {
   }
   [[nodiscard]] uint8_t* at(size_t offset) { return arena_.data() + offset; }
   void commitTunAt(size_t offset, size_t n) { items_.push_back(Item{offset, n, {}, true}); }
-  void addEvent(HandshakeEvent event) { events_.push_back(std::move(event)); }
+  void addEvent(const HandshakeEvent& event) { events_.push_back(event); }
 
   // Hands everything to io in order and empties the outbox.
   void flushTo(TunnelIo& io) {

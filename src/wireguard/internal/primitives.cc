@@ -255,7 +255,7 @@ void tai64n(std::span<uint8_t, NOISE_TIMESTAMP_LEN> out, core::SystemTime now) {
   for (int i = 0; i < 8; ++i)
     out[static_cast<size_t>(i)] = static_cast<uint8_t>(label >> (56 - 8 * i));
   for (int i = 0; i < 4; ++i)
-    out[static_cast<size_t>(8 + i)] = static_cast<uint8_t>(ns >> (24 - 8 * i));
+    out[8 + static_cast<size_t>(i)] = static_cast<uint8_t>(ns >> (24 - 8 * i));
 }
 
 void randomFill(std::span<uint8_t> out) {
