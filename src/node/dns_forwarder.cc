@@ -22,6 +22,7 @@
 #include <thread>
 #include <variant>
 
+#include "core/errno_text.h"
 #include "core/ids.h"
 #include "node/dns_message.h"
 
@@ -74,8 +75,7 @@ core::Status pinToDevice(Socket& s, const std::string& device) {
   const int fd = s.native_handle();
   if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device.data(),
                    static_cast<socklen_t>(device.size())) != 0) {
-    return core::failedPrecondition("SO_BINDTODEVICE " + device + ": " +
-                                    std::string(std::strerror(errno)));
+    return core::failedPrecondition("SO_BINDTODEVICE " + device + ": " + core::errnoText(errno));
   }
   const int one = 1;
   ::setsockopt(fd, SOL_IP, IP_FREEBIND, &one, sizeof one);
