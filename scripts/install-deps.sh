@@ -24,7 +24,7 @@ runtime_packages=(
 test_packages=(
   wireguard-go wireguard-tools iperf3 openvpn tcpdump iputils-ping
   prometheus wrk golang-go postgresql redis-server
-  curl jq python3 python3-yaml procps psmisc
+  curl jq python3 python3-yaml procps psmisc zbar-tools
 )
 
 # --runtime-only: what building and running needs, without test peers and tools.

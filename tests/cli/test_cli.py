@@ -353,6 +353,15 @@ class CliTest(CliTestBase):
         self.assertEqual(stat.S_IMODE(os.stat(png).st_mode), 0o600)
         with open(png, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        # A stock QR reader (Debian zbar-tools) reads the PNG back as a
+        # complete wg-quick config for this node.
+        decoded = subprocess.run(["zbarimg", "--raw", "-q", png], capture_output=True, text=True)
+        self.assertEqual(decoded.returncode, 0, decoded.stderr)
+        scanned = decoded.stdout.rstrip("\n")
+        self.assertTrue(scanned.startswith("[Interface]\n"), scanned)
+        self.assertRegex(scanned, r"(?m)^PrivateKey = [A-Za-z0-9+/]{43}=$")
+        self.assertRegex(scanned, r"(?m)^Endpoint = \S+:51820$")
+        self.assertIn("[Peer]", scanned)
 
         # stdout and --json.
         text_out = self.ok(uh.run("config", "generate", "--node", node_name))
