@@ -44,22 +44,16 @@ int main(int argc, char** argv) {
   sigset_t signals = core::blockTerminationSignals();
 
   http::Metrics metrics;
-  auto store = wiring::openStore(*cfg, metrics);
-  if (!store.ok()) return fail(store.error().message);
-  auto policy = wiring::sessionPolicy(*cfg);
-  if (!policy.ok()) return fail(policy.error().message);
-  auto redis = wiring::openRedis(*cfg, "aureo-control", log, metrics);
-  if (!redis.ok()) return fail(redis.error().message);
-  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
-  if (!openvpn.ok()) return fail(openvpn.error().message);
+  auto deps = wiring::openSessionDeps(*cfg, "aureo-control", clock, log, metrics);
+  if (!deps.ok()) return fail(deps.error().message);
   control::PeerNotifier notifier(&metrics);
   // Peer changes made here (sessions ended by the loops, node reports) wake
   // this instance's long-polls and, through Redis, every other instance's.
-  control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(&notifier, redis->get()),
-                                   openvpn->get());
-  auto control = wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics,
-                                             redis->get());
+  control::SessionService sessions(*deps->store, clock, log, deps->policy,
+                                   wiring::peerChangeListener(&notifier, deps->redis.get()),
+                                   deps->openvpn.get());
+  auto control = wiring::ControlStack::build(*cfg, *deps->store, sessions, notifier, clock, log,
+                                             metrics, deps->redis.get());
   if (!control.ok()) return fail(control.error().message);
   http::Router router;
   (*control)->addRoutes(router);

@@ -38,22 +38,16 @@ int main(int argc, char** argv) {
   sigset_t signals = core::blockTerminationSignals();
 
   http::Metrics metrics;
-  auto store = wiring::openStore(*cfg, metrics);
-  if (!store.ok()) return fail(store.error().message);
-  auto policy = wiring::sessionPolicy(*cfg);
-  if (!policy.ok()) return fail(policy.error().message);
-  auto redis = wiring::openRedis(*cfg, "aureo-gateway", log, metrics);
-  if (!redis.ok()) return fail(redis.error().message);
-  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
-  if (!openvpn.ok()) return fail(openvpn.error().message);
+  auto deps = wiring::openSessionDeps(*cfg, "aureo-gateway", clock, log, metrics);
+  if (!deps.ok()) return fail(deps.error().message);
   // The gateway changes peer sets but serves no long-polls: it publishes
   // the node through Redis when there is one, and aureo-control instances
   // also notice the new peer_version through their version watcher.
-  control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(nullptr, redis->get()),
-                                   openvpn->get());
-  auto gateway =
-      wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
+  control::SessionService sessions(*deps->store, clock, log, deps->policy,
+                                   wiring::peerChangeListener(nullptr, deps->redis.get()),
+                                   deps->openvpn.get());
+  auto gateway = wiring::GatewayStack::build(*cfg, *deps->store, sessions, clock, log, metrics,
+                                             deps->redis.get());
   if (!gateway.ok()) return fail(gateway.error().message);
   http::Router router;
   (*gateway)->addRoutes(router);

@@ -151,27 +151,21 @@ int main(int argc, char** argv) {
 
   // One registry for the gateway and control servers; the node keeps its own.
   http::Metrics metrics;
-  auto store = wiring::openStore(*cfg, metrics);
-  if (!store.ok()) return fail(store.error().message);
-  auto policy = wiring::sessionPolicy(*cfg);
-  if (!policy.ok()) return fail(policy.error().message);
+  auto deps = wiring::openSessionDeps(*cfg, "aureo-server", clock, log, metrics);
+  if (!deps.ok()) return fail(deps.error().message);
   // One SessionService for both sides: a session created through the API
   // wakes the local node's long-poll at once.
   // Optional here too: an all-in-one next to split gateways and control
   // instances shares their Redis.
-  auto redis = wiring::openRedis(*cfg, "aureo-server", log, metrics);
-  if (!redis.ok()) return fail(redis.error().message);
-  auto openvpn = wiring::openVpnAuthority(*cfg, **store, clock, log);
-  if (!openvpn.ok()) return fail(openvpn.error().message);
   control::PeerNotifier notifier(&metrics);
-  control::SessionService sessions(**store, clock, log, *policy,
-                                   wiring::peerChangeListener(&notifier, redis->get()),
-                                   openvpn->get());
-  auto gateway =
-      wiring::GatewayStack::build(*cfg, **store, sessions, clock, log, metrics, redis->get());
+  control::SessionService sessions(*deps->store, clock, log, deps->policy,
+                                   wiring::peerChangeListener(&notifier, deps->redis.get()),
+                                   deps->openvpn.get());
+  auto gateway = wiring::GatewayStack::build(*cfg, *deps->store, sessions, clock, log, metrics,
+                                             deps->redis.get());
   if (!gateway.ok()) return fail(gateway.error().message);
-  auto control = wiring::ControlStack::build(*cfg, **store, sessions, notifier, clock, log, metrics,
-                                             redis->get());
+  auto control = wiring::ControlStack::build(*cfg, *deps->store, sessions, notifier, clock, log,
+                                             metrics, deps->redis.get());
   if (!control.ok()) return fail(control.error().message);
 
   http::Router api_router;
@@ -224,8 +218,9 @@ int main(int argc, char** argv) {
     std::string state_path = cfg->getString("node.state_dir");
     if (state_path.empty()) state_path = cfg->getString("data_dir") + "/node";
     auto state = node::StateDir::open(state_path);
-    core::Result<std::string> token = state.ok() ? prepareLocalNode(**store, *cfg, *state, clock)
-                                                 : core::Result<std::string>(state.error());
+    core::Result<std::string> token = state.ok()
+                                          ? prepareLocalNode(*deps->store, *cfg, *state, clock)
+                                          : core::Result<std::string>(state.error());
     if (!token.ok()) {
       log.error("local VPN node disabled", {{"reason", token.error().message}});
       std::cout << "  Local VPN node disabled: " << token.error().message << "\n" << std::flush;

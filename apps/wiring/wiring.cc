@@ -311,6 +311,17 @@ std::string serverUrl(const http::ServerOptions& so, uint16_t port) {
   return scheme + "://" + host + ":" + std::to_string(port);
 }
 
+core::Result<SessionDeps> openSessionDeps(const core::Config& cfg, const std::string& process,
+                                          const core::Clock& clock, const core::Logger& log,
+                                          http::Metrics& metrics) {
+  SessionDeps d;
+  AUREO_ASSIGN_OR_RETURN(d.store, openStore(cfg, metrics));
+  AUREO_ASSIGN_OR_RETURN(d.policy, sessionPolicy(cfg));
+  AUREO_ASSIGN_OR_RETURN(d.redis, openRedis(cfg, process, log, metrics));
+  AUREO_ASSIGN_OR_RETURN(d.openvpn, openVpnAuthority(cfg, *d.store, clock, log));
+  return d;
+}
+
 core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg) {
   control::SessionPolicy policy;
   for (const char* tier : {"free", "basic", "premium", "enterprise"}) {

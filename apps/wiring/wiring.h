@@ -56,6 +56,20 @@ core::Result<http::ServerOptions> serverOptions(const core::Config& cfg, const s
 std::string serverUrl(const http::ServerOptions& options, uint16_t port);
 
 // Device limits (sessions.limit_*) and, when present, the session timeouts.
+// What every process that creates, ends or accounts sessions opens first,
+// in this order: the store, the session policy, the optional Redis layer and
+// the OpenVPN authority (null when openvpn.enabled is false).
+struct SessionDeps {
+  std::unique_ptr<store::Store> store;
+  control::SessionPolicy policy;
+  std::unique_ptr<redis::Layer> redis;
+  std::unique_ptr<control::OpenVpnAuthority> openvpn;
+};
+// `process` names this process in Redis's CLIENT LIST.
+core::Result<SessionDeps> openSessionDeps(const core::Config& cfg, const std::string& process,
+                                          const core::Clock& clock, const core::Logger& log,
+                                          http::Metrics& metrics);
+
 core::Result<control::SessionPolicy> sessionPolicy(const core::Config& cfg);
 
 // The OpenVPN PKI holder (openvpn.*, secrets.master_key, data_dir), its CA
