@@ -15,11 +15,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <exception>
@@ -164,79 +166,82 @@ struct State {
   }
 };
 
-// A response body that is either owned or shared with a cache: Beast's
-// string_body would force a copy of a shared one.
-struct ResponseBody {
-  struct value_type {
-    std::string owned;
-    std::shared_ptr<const std::string> shared;
-    [[nodiscard]] std::string_view view() const { return shared ? *shared : owned; }
-    void clear() {
-      owned.clear();
-      shared.reset();
-    }
-  };
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
 
-  static std::uint64_t size(const value_type& v) { return v.view().size(); }
-
-  class writer {
-   public:
-    using const_buffers_type = asio::const_buffer;
-    template <bool kIsRequest, class Fields>
-    writer(const bhttp::header<kIsRequest, Fields>& /*header*/, const value_type& body)
-        : body_(body.view()) {}
-    void init(beast::error_code& ec) { ec = {}; }
-    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
-      ec = {};
-      return {{const_buffers_type(body_.data(), body_.size()), false}};
-    }
-
-   private:
-    std::string_view body_;
-  };
-};
-
-using OutgoingResponse = bhttp::response<ResponseBody>;
-
-OutgoingResponse buildResponse(const State& state, Response res, unsigned version, bool keep_alive,
-                               bool head, const std::string& request_id) {
+// Writes the status line and header block of `res` into `head` (cleared
+// first; a connection reuses it, so its capacity stays) and drops the body
+// where none may be sent. The body itself goes out from `res` in the same
+// gather write, owned or shared with a cache, never copied. Returns the
+// status sent.
+int prepareAnswer(const State& state, Response& res, unsigned version, bool keep_alive,
+                  bool head_only, std::string_view request_id, std::string& head) {
   if (res.status < 200 || res.status > 599) {
     state.log.error("handler returned an invalid status", {{"status", res.status}});
     res = Response::error(500, "internal", "internal error");
   }
-  OutgoingResponse out{static_cast<bhttp::status>(res.status), version};
-  for (const auto& h : kSecurityHeaders) out.set(h.name, h.value);
-  if (state.tls) out.set(bhttp::field::strict_transport_security, kHsts);
-  out.set("X-Request-Id", request_id);
   const bool bodiless = res.status == 204 || res.status == 304;
-  if (!bodiless) out.set(bhttp::field::content_type, res.content_type);
-  for (const auto& [name, value] : res.headers) {
-    const std::string lower = lowerCase(name);
-    if (!isValidHeader(name, value) || isFramingHeader(lower)) {
-      state.log.error("handler set a header the server does not send", {{"header", name}});
-      continue;
-    }
-    const bool overrides_default =
-        lower == "content-type" || lower == "strict-transport-security" ||
-        std::any_of(std::begin(kSecurityHeaders), std::end(kSecurityHeaders),
-                    [&](const DefaultHeader& h) { return lowerCase(h.name) == lower; });
-    if (overrides_default) {
-      out.set(name, value);
-    } else {
-      out.insert(name, value);
-    }
-  }
   if (bodiless) {
     res.body.clear();
     res.shared_body.reset();
   }
-  out.body().owned = std::move(res.body);
-  out.body().shared = std::move(res.shared_body);
-  out.keep_alive(keep_alive);
-  out.prepare_payload();
-  // HEAD: the Content-Length of the GET answer, and no body.
-  if (head) out.body().clear();
-  return out;
+  const size_t content_length = res.bodyView().size();
+  if (head_only) {  // HEAD: the Content-Length of the GET answer, and no body
+    res.body.clear();
+    res.shared_body.reset();
+  }
+
+  // A handler's header replaces a default of the same name (its last one
+  // wins); other handler headers are added as they come.
+  std::erase_if(res.headers, [&state](const std::pair<std::string, std::string>& h) {
+    if (isValidHeader(h.first, h.second) && !isFramingHeader(lowerCase(h.first))) return false;
+    state.log.error("handler set a header the server does not send", {{"header", h.first}});
+    return true;
+  });
+  auto overridden = [&res](std::string_view name) -> const std::string* {
+    const std::string* found = nullptr;
+    for (const auto& [n, v] : res.headers) {
+      if (iequal(n, name)) found = &v;
+    }
+    return found;
+  };
+  auto isDefault = [&](std::string_view name) {
+    if (iequal(name, "content-type") || iequal(name, "strict-transport-security")) return true;
+    return std::any_of(std::begin(kSecurityHeaders), std::end(kSecurityHeaders),
+                       [&](const DefaultHeader& h) { return iequal(h.name, name); });
+  };
+  auto add = [&head](std::string_view name, std::string_view value) {
+    head.append(name).append(": ").append(value).append("\r\n");
+  };
+  auto addDefault = [&](std::string_view name, std::string_view value) {
+    const std::string* mine = overridden(name);
+    add(name, mine ? std::string_view(*mine) : value);
+  };
+
+  head.clear();
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  head.append(std::to_string(res.status)).push_back(' ');
+  head.append(bhttp::obsolete_reason(static_cast<bhttp::status>(res.status))).append("\r\n");
+  for (const auto& h : kSecurityHeaders) addDefault(h.name, h.value);
+  if (state.tls) addDefault("Strict-Transport-Security", kHsts);
+  add("X-Request-Id", request_id);
+  if (!bodiless) {
+    addDefault("Content-Type", isValidHeader("Content-Type", res.content_type)
+                                   ? std::string_view(res.content_type)
+                                   : std::string_view("application/octet-stream"));
+  }
+  for (const auto& [name, value] : res.headers) {
+    if (!isDefault(name)) add(name, value);
+  }
+  if (!bodiless) add("Content-Length", std::to_string(content_length));
+  if (version == 10 && keep_alive) add("Connection", "keep-alive");
+  if (version != 10 && !keep_alive) add("Connection", "close");
+  head.append("\r\n");
+  return res.status;
 }
 
 enum class ReadFailure { kClose, kBadRequest, kHeaderTooLarge, kBodyTooLarge };
@@ -258,7 +263,7 @@ ReadFailure classify(const beast::error_code& ec) {
 template <typename Stream>
 class Connection : public std::enable_shared_from_this<Connection<Stream>> {
  public:
-  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool kTls = !std::is_same_v<Stream, tcp::socket>;
 
   Connection(State& state, tcp::socket socket, std::string remote_ip, bool rejected)
       : state_(state),
@@ -266,7 +271,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         buffer_(state.options.max_header_bytes + 16 * kReadChunk),
         remote_ip_(std::move(remote_ip)),
         rejected_(rejected),
-        watchdog_(stream_.get_executor()) {}
+        io_deadline_(stream_.get_executor()),
+        handler_deadline_(stream_.get_executor()) {}
 
   ~Connection() { state_.connectionGone(id_, rejected_); }
 
@@ -312,16 +318,67 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     }
   }
 
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
 
   // On the connection's strand.
   void closeIfIdle() {
-    if (idle_) lowest().cancel();
+    beast::error_code ec;
+    if (idle_) lowest().cancel(ec);
+  }
+
+  // A deadline that costs no timer operation when it moves later, which is
+  // what happens on every request: the timer stays armed at the earlier time
+  // and, when it fires before the current deadline, waits for the rest.
+  struct Deadline {
+    explicit Deadline(const typename Stream::executor_type& executor) : timer(executor) {}
+    asio::steady_timer timer;
+    SteadyClock::time_point due = SteadyClock::time_point::max();    // max: none
+    SteadyClock::time_point armed = SteadyClock::time_point::max();  // max: no wait pending
+    uint64_t wait = 0;  // the current async_wait; older ones are ignored
+  };
+  using Expired = void (Connection::*)();
+
+  void setDeadline(Deadline& d, SteadyClock::time_point due, Expired expired) {
+    d.due = due;
+    if (d.armed <= due) return;
+    d.armed = due;
+    d.timer.expires_at(due);
+    const uint64_t wait = ++d.wait;
+    d.timer.async_wait(
+        [weak = this->weak_from_this(), &d, wait, expired](const beast::error_code& ec) {
+          auto self = weak.lock();
+          if (!self || ec || d.wait != wait) return;
+          d.armed = SteadyClock::time_point::max();
+          if (d.due == SteadyClock::time_point::max()) return;
+          if (SteadyClock::now() < d.due) {
+            self->setDeadline(d, d.due, expired);
+            return;
+          }
+          d.due = SteadyClock::time_point::max();
+          ((*self).*expired)();
+        });
+  }
+
+  // Every socket operation runs under this one: when it passes, the socket
+  // closes and whatever is pending fails.
+  void ioDeadline(SteadyClock::duration timeout) {
+    setDeadline(io_deadline_, SteadyClock::now() + timeout, &Connection::ioTimedOut);
+  }
+  void noIoDeadline() { io_deadline_.due = SteadyClock::time_point::max(); }
+  void ioTimedOut() {
+    beast::error_code ec;
+    lowest().close(ec);
+  }
+
+  // Stops the timers so that a closed connection leaves no pending wait behind.
+  void stopDeadlines() {
+    io_deadline_.timer.cancel();
+    handler_deadline_.timer.cancel();
   }
 
   asio::awaitable<bool> handshake(std::chrono::steady_clock::duration timeout) {
     if constexpr (kTls) {
-      lowest().expires_after(timeout);
+      ioDeadline(timeout);
       auto [ec] = co_await stream_.async_handshake(ssl::stream_base::server, kTuple);
       if (ec) {
         state_.log.debug("tls handshake failed",
@@ -337,9 +394,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     if (!co_await handshake(kRejectTimeout)) co_return;
     Response res = Response::error(503, "unavailable", "server is at its connection limit");
     res.header("Retry-After", "1");
-    auto out = buildResponse(state_, std::move(res), 11, false, false, core::newRequestId());
-    lowest().expires_after(kRejectTimeout);
-    co_await bhttp::async_write(stream_, out, kTuple);
+    prepareAnswer(state_, res, 11, false, false, core::newRequestId(), head_);
+    ioDeadline(kRejectTimeout);
+    co_await writeAnswer(res);
     co_await closeGracefully(true);
   }
 
@@ -352,7 +409,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       if (state_.stopping.load()) break;
       // Between requests: wait for the first byte, within the idle timeout.
       if (buffer_.size() == 0) {
-        lowest().expires_after(first ? options.header_timeout : options.idle_timeout);
+        ioDeadline(first ? options.header_timeout : options.idle_timeout);
         idle_ = true;
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), kTuple);
         idle_ = false;
@@ -360,9 +417,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         buffer_.commit(n);
       }
       first = false;
-      // The whole header within header_timeout: Beast's deadline covers every
+      // The whole header within header_timeout: the deadline covers every
       // read of the operation, so a client trickling bytes is cut off.
-      lowest().expires_after(options.header_timeout);
+      ioDeadline(options.header_timeout);
       parser_.emplace();
       parser_->header_limit(static_cast<uint32_t>(
           std::min<size_t>(options.max_header_bytes, std::numeric_limits<uint32_t>::max())));
@@ -375,20 +432,19 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       }
       if (!parser_->is_done()) {
         if (beast::iequals(parser_->get()[bhttp::field::expect], "100-continue")) {
-          bhttp::response<bhttp::empty_body> go_on{bhttp::status::continue_,
-                                                   parser_->get().version()};
-          lowest().expires_after(options.write_timeout);
-          auto [cec, cn] = co_await bhttp::async_write(stream_, go_on, kTuple);
+          constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          ioDeadline(options.write_timeout);
+          auto [cec, cn] = co_await asio::async_write(stream_, asio::buffer(kContinue), kTuple);
           if (cec) break;
         }
-        lowest().expires_after(options.body_timeout);
+        ioDeadline(options.body_timeout);
         auto [bec, bn] = co_await bhttp::async_read(stream_, buffer_, *parser_, kTuple);
         if (bec) {
           linger = co_await answerReadFailure(bec, started);
           break;
         }
       }
-      lowest().expires_never();
+      noIoDeadline();
       bool keep_alive = false;
       auto request = parser_->release();
       if (!co_await handleRequest(request, started, &keep_alive)) break;
@@ -416,12 +472,12 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     const std::string request_id = core::newRequestId();
     const unsigned version = parser_->get().version() == 10 ? 10 : 11;
     const int status = res.status;
-    auto out = buildResponse(state_, std::move(res), version, false, false, request_id);
-    lowest().expires_after(state_.options.write_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream_, out, kTuple);
+    prepareAnswer(state_, res, version, false, false, request_id, head_);
+    ioDeadline(state_.options.write_timeout);
+    const bool written = co_await writeAnswer(res);
     std::string method(parser_->get().method_string());
     logAccess(method.empty() ? "-" : method, "", status, started, request_id);
-    co_return !wec;
+    co_return written;
   }
 
   // Routes, runs the handler and writes the answer. False if the connection
@@ -475,12 +531,20 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
     // stop() may have come while the handler ran.
     *keep_alive = *keep_alive && !state_.stopping.load();
-    auto out =
-        buildResponse(state_, std::move(res), msg.version(), *keep_alive, head, req.request_id);
-    lowest().expires_after(state_.options.write_timeout);
-    auto [ec, n] = co_await bhttp::async_write(stream_, out, kTuple);
-    logAccess(req.method, route, static_cast<int>(out.result_int()), started, req.request_id);
-    co_return !ec || ec == bhttp::error::end_of_stream;
+    const int status =
+        prepareAnswer(state_, res, msg.version(), *keep_alive, head, req.request_id, head_);
+    ioDeadline(state_.options.write_timeout);
+    const bool written = co_await writeAnswer(res);
+    logAccess(req.method, route, status, started, req.request_id);
+    co_return written;
+  }
+
+  // head_ (from prepareAnswer) and the body in one gather write.
+  asio::awaitable<bool> writeAnswer(const Response& res) {
+    const std::string_view body = res.bodyView();
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body)};
+    auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+    co_return !ec;
   }
 
   // The handler runs inline in the connection coroutine under a deadline of
@@ -493,17 +557,9 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     bool failed = false;
     std::string what;
     Response res;
-    const uint64_t run = ++handler_run_;
-    in_handler_ = true;
     timed_out_ = false;
-    watchdog_.expires_after(state_.options.handler_timeout);
-    watchdog_.async_wait([weak = this->weak_from_this(), run](const beast::error_code& ec) {
-      if (ec) return;  // cancelled: the handler finished first
-      auto self = weak.lock();
-      if (!self || !self->in_handler_ || self->handler_run_ != run) return;
-      self->timed_out_ = true;
-      self->cancel_->emit(asio::cancellation_type::terminal);
-    });
+    setDeadline(handler_deadline_, SteadyClock::now() + state_.options.handler_timeout,
+                &Connection::handlerTimedOut);
     try {
       res = co_await handler(req);
     } catch (const std::exception& e) {
@@ -513,8 +569,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       failed = true;
       what = "unknown exception";
     }
-    in_handler_ = false;
-    watchdog_.cancel();
+    handler_deadline_.due = SteadyClock::time_point::max();
     // A deadline that fired left the coroutine cancelled: clear it, or the
     // response write would throw.
     co_await asio::this_coro::reset_cancellation_state();
@@ -528,6 +583,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       res = Response::error(500, "internal", "internal error");
     }
     co_return res;
+  }
+
+  void handlerTimedOut() {
+    timed_out_ = true;
+    cancel_->emit(asio::cancellation_type::terminal);
   }
 
   void logAccess(std::string_view method, std::string_view route, int status,
@@ -546,12 +606,14 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   asio::awaitable<void> closeGracefully(bool linger) {
     beast::error_code ec;
     if constexpr (kTls) {
-      lowest().expires_after(kLingerTimeout);
+      ioDeadline(kLingerTimeout);
+#ifndef __clang_analyzer__  // clang 14 misreads this awaitable frame (see .clang-tidy)
       co_await stream_.async_shutdown(kTuple);
+#endif
     } else {
-      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      lowest().shutdown(tcp::socket::shutdown_send, ec);
       if (linger) {
-        lowest().expires_after(kLingerTimeout);
+        ioDeadline(kLingerTimeout);
         size_t drained = 0;
         char sink[4096];
         while (drained < kLingerBytes) {
@@ -561,13 +623,15 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         }
       }
     }
-    lowest().close();
+    lowest().close(ec);
+    stopDeadlines();
   }
 
   State& state_;
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string head_;  // the answer's status line and headers
   const std::string remote_ip_;
   const bool rejected_;
   uint64_t id_ = 0;
@@ -575,9 +639,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // Handler deadline (runHandler); all on the strand.
   std::shared_ptr<asio::cancellation_signal> cancel_ =
       std::make_shared<asio::cancellation_signal>();
-  asio::steady_timer watchdog_;
-  uint64_t handler_run_ = 0;
-  bool in_handler_ = false;
+  Deadline io_deadline_;
+  Deadline handler_deadline_;
   bool timed_out_ = false;
 };
 
@@ -619,9 +682,9 @@ void accepted(State& state, tcp::socket socket) {
   (rejected ? state.rejecting : state.active).fetch_add(1);
   std::string ip = addressString(endpoint.address());
   if (state.tls) {
-    launch<beast::ssl_stream<beast::tcp_stream>>(state, std::move(socket), std::move(ip), rejected);
+    launch<beast::ssl_stream<tcp::socket>>(state, std::move(socket), std::move(ip), rejected);
   } else {
-    launch<beast::tcp_stream>(state, std::move(socket), std::move(ip), rejected);
+    launch<tcp::socket>(state, std::move(socket), std::move(ip), rejected);
   }
 }
 

@@ -161,6 +161,53 @@ TEST(ServerTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_TRUE(socket.waitForClose());
 }
 
+TEST(ServerTest, KeepAliveLastsWhileRequestsComeAndEndsAfterTheIdleTimeout) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::seconds(1);
+  options.idle_timeout = std::chrono::seconds(1);
+  ServerHarness harness(options, testRouter());
+  RawSocket socket(harness.port());
+  // Eight requests 300 ms apart: well past the first deadline, each one
+  // moving it later.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(socket.send(get("/health"))) << "request " << i;
+    ASSERT_EQ(testing::parseResponse(socket.readResponse()).status, 200) << "request " << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  const auto quiet_since = std::chrono::steady_clock::now();
+  EXPECT_TRUE(socket.waitForClose());
+  EXPECT_GE(std::chrono::steady_clock::now() - quiet_since, std::chrono::milliseconds(500));
+}
+
+TEST(ServerTest, NoContentHasNeitherBodyNorContentLength) {
+  ServerHarness harness({}, testRouter());
+  RawSocket socket(harness.port());
+  ASSERT_TRUE(socket.send("DELETE /api/v1/nodes/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto res = testing::parseResponse(socket.readResponse());
+  EXPECT_EQ(res.status, 204);
+  EXPECT_EQ(res.headers.count("content-length"), 0U);
+  EXPECT_EQ(res.headers.count("content-type"), 0U);
+  // The next answer starts right after the header block.
+  ASSERT_TRUE(socket.send(get("/health")));
+  EXPECT_EQ(testing::parseResponse(socket.readResponse()).status, 200);
+}
+
+TEST(ServerTest, Http10ClientsGetHttp10AnswersAndKeepAliveOnlyWhenAsked) {
+  ServerHarness harness({}, testRouter());
+  {
+    RawSocket socket(harness.port());
+    ASSERT_TRUE(socket.send("GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    std::string raw = socket.readResponse();
+    EXPECT_EQ(raw.substr(0, 17), "HTTP/1.0 200 OK\r\n");
+    EXPECT_EQ(testing::parseResponse(raw).headers["connection"], "keep-alive");
+    ASSERT_TRUE(socket.send("GET /health HTTP/1.0\r\n\r\n"));
+    auto second = testing::parseResponse(socket.readResponse());
+    EXPECT_EQ(second.status, 200);
+    EXPECT_EQ(second.headers.count("connection"), 0U);
+    EXPECT_TRUE(socket.waitForClose());
+  }
+}
+
 TEST(ServerTest, HugeBodyGets413AndTheConnectionCloses) {
   ServerOptions options;
   options.max_body_bytes = 1024;
