@@ -87,7 +87,11 @@ endfunction()
 # a private cluster on this port (127.0.0.1 only) started before and stopped
 # after every test that calls aureo_requires_postgres(<test>). The test reads
 # the database URL from AUREO_TEST_POSTGRES_URL.
-set(AUREO_TEST_POSTGRES_PORT 55432)
+# Fixed test ports (this one, Redis's 2637x/26382) sit below Linux's
+# ephemeral range (32768-60999): a port in it can be taken at any moment as
+# the source port of some outgoing connection, and the server then fails to
+# bind.
+set(AUREO_TEST_POSTGRES_PORT 25432)
 set(AUREO_TEST_POSTGRES_URL
     "postgres://aureo:aureo-test-password@127.0.0.1:${AUREO_TEST_POSTGRES_PORT}/aureo")
 #

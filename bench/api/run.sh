@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
-PG_PORT=${PG_PORT:-55438}
+PG_PORT=${PG_PORT:-25438}
 pg_arg=""
 while [[ $# -gt 0 ]]; do
   case $1 in

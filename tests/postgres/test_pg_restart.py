@@ -24,7 +24,7 @@ from gateway import Gateway  # noqa: E402
 
 BINARY = None
 CLUSTER = None
-PORT = 55437  # the shared fixture uses 55432; this test owns its cluster
+PORT = 25437  # the shared fixture uses 25432; this test owns its cluster
 
 CONFIG = """
 [ratelimit]

@@ -14,7 +14,7 @@ Every process uses one database, --database (e.g. postgres://... on a fresh
 database), or by default a new SQLite file.
 
 Run: python3 test_redis.py --gateway build/bin/aureo-gateway \
-        --control build/bin/aureo-control --redis-port 56379 --own-redis-port 56381
+        --control build/bin/aureo-control --redis-port 26379 --own-redis-port 26381
 """
 import argparse
 import http.client
@@ -427,9 +427,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway", required=True)
     parser.add_argument("--control", required=True)
-    parser.add_argument("--redis-port", type=int, default=56379,
+    parser.add_argument("--redis-port", type=int, default=26379,
                         help="the fixture redis-server, left running")
-    parser.add_argument("--own-redis-port", type=int, default=56381,
+    parser.add_argument("--own-redis-port", type=int, default=26381,
                         help="for a redis-server this test starts, stops and restarts")
     parser.add_argument("--database", default=None,
                         help="database.url for every process (default: a new SQLite file); "
