@@ -3,7 +3,7 @@ the real client tools against a real server.
 
 Two ways to run it:
 - without --database-url: starts a private PostgreSQL 15 cluster (initdb as
-  the postgres user, 127.0.0.1:55498 only, password authentication) and
+  the postgres user, 127.0.0.1:25498 only, password authentication) and
   writes an Aureo-shaped schema by hand: what the backup path needs
   (schema_migrations) and rows to count;
 - with --database-url URL --gateway BIN (the store's PostgreSQL backend
@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 CLI = GATEWAY = URL = None
 PG_BIN = "/usr/lib/postgresql/15/bin"
-PORT = 55498
+PORT = 25498
 PASSWORD = "ops-backup-pw-7f3a"
 
 
@@ -64,14 +64,23 @@ class PrivateCluster:
             f.write(PASSWORD + "\n")
         os.chown(pwfile, pg.pw_uid, pg.pw_gid)
         data = os.path.join(self.dir, "data")
-        subprocess.run([*self.as_pg, f"{PG_BIN}/initdb", "-D", data, "-U", "aureo",
-                        "--auth=scram-sha-256", f"--pwfile={pwfile}"],
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run([*self.as_pg, f"{PG_BIN}/pg_ctl", "-D", data, "-l",
-                        os.path.join(self.dir, "log"), "-w", "-t", "60", "-o",
-                        f"-p {PORT} -c listen_addresses=127.0.0.1 -k {self.dir}", "start"],
-                       check=True, capture_output=True, timeout=120)
         self.data = data
+        try:
+            subprocess.run([*self.as_pg, f"{PG_BIN}/initdb", "-D", data, "-U", "aureo",
+                            "--auth=scram-sha-256", f"--pwfile={pwfile}"],
+                           check=True, capture_output=True, timeout=120)
+            subprocess.run([*self.as_pg, f"{PG_BIN}/pg_ctl", "-D", data, "-l",
+                            os.path.join(self.dir, "log"), "-w", "-t", "60", "-o",
+                            f"-p {PORT} -c listen_addresses=127.0.0.1 -k {self.dir}", "start"],
+                           check=True, capture_output=True, timeout=120)
+        except subprocess.CalledProcessError as e:
+            sys.stderr.write((e.stderr or b"").decode(errors="replace")[-2000:])
+            log = os.path.join(self.dir, "log")
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    sys.stderr.write(f.read()[-2000:])
+            self.close()
+            raise
         self.url = f"postgres://aureo:{PASSWORD}@127.0.0.1:{PORT}/aureo"
         psql(f"postgres://aureo:{PASSWORD}@127.0.0.1:{PORT}/postgres", "CREATE DATABASE aureo")
 
