@@ -56,11 +56,19 @@ std::vector<std::string> allowedIps(const store::Session& s) {
 
 // Allocation retries: on PostgreSQL two allocations racing for one address
 // end in a unique violation for the loser, which simply tries again.
-Result<std::string> allocateWithRetry(store::IpAllocationRepository& ips, const store::Session& s,
-                                      const std::string& cidr, core::SystemTime now) {
+// PostgreSQL can lose a race for an address as kAlreadyExists when another
+// writer allocated outside the node lock; the whole create is tried again.
+Result<store::SessionRepository::NewSession> createWithRetry(store::SessionRepository& sessions,
+                                                             const store::Session& s,
+                                                             int64_t limit,
+                                                             const std::string& v4_prefix,
+                                                             const std::string& v6_prefix,
+                                                             core::SystemTime now) {
   for (int attempt = 0;; ++attempt) {
-    auto ip = ips.allocate(s.node_id, cidr, s.user_id, s.id, std::nullopt, now);
-    if (ip.ok() || ip.error().code != core::Code::kAlreadyExists || attempt == 4) return ip;
+    auto created = sessions.createWithAddresses(s, limit, v4_prefix, v6_prefix, now);
+    if (created.ok() || created.error().code != core::Code::kAlreadyExists || attempt == 4) {
+      return created;
+    }
   }
 }
 
@@ -262,52 +270,53 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     s.credential_hash = crypto::sha256Hex(credential);
   }
   const int64_t limit = deviceLimit(user->subscription_tier);
-  if (auto st = store_.sessions().createWithinLimit(s, limit); !st.ok()) {
+  auto notifyReplaced = [&] {
     if (replaced) peersChanged(out.node.id);
-    if (st.error().code == core::Code::kFailedPrecondition) {
+  };
+  auto v4_prefix = sessionPrefix(out.node.tunnel_ipv4_cidr, is_openvpn);
+  if (!v4_prefix.ok()) {
+    notifyReplaced();
+    return v4_prefix.error();
+  }
+  // A v6 prefix too small to share leaves OpenVPN clients IPv4 only.
+  std::string v6_prefix;
+  if (!out.node.tunnel_ipv6_cidr.empty()) {
+    if (auto p = sessionPrefix(out.node.tunnel_ipv6_cidr, is_openvpn); p.ok()) v6_prefix = *p;
+  }
+  // One transaction: the session exists with its addresses, or not at all.
+  auto created = createWithRetry(store_.sessions(), s, limit, *v4_prefix, v6_prefix, now);
+  if (!created.ok()) {
+    notifyReplaced();
+    const core::Error& e = created.error();
+    if (e.code == core::Code::kFailedPrecondition) {
       return core::failedPrecondition("device limit reached: the " + user->subscription_tier +
                                       " plan allows " + std::to_string(limit) +
                                       " concurrent session" + (limit == 1 ? "" : "s") +
                                       "; disconnect one first or upgrade");
     }
-    return st.error();
-  }
-
-  auto fail = [&](const core::Error& e) -> core::Error {
-    if (auto c = store_.sessions().close(s.id, "failed", "address_allocation_failed", now);
-        !c.ok()) {
-      log_.error("could not close a half-created session",
-                 {{"session_id", s.id}, {"error", c.error().toString()}});
-    }
-    if (replaced) peersChanged(out.node.id);
     if (e.code == core::Code::kResourceExhausted) {
       return core::unavailable("node " + out.node.name + " has no free tunnel address");
     }
     return e;
-  };
-  auto v4_prefix = sessionPrefix(out.node.tunnel_ipv4_cidr, is_openvpn);
-  if (!v4_prefix.ok()) return fail(v4_prefix.error());
-  auto v4 = allocateWithRetry(store_.ipAllocations(), s, *v4_prefix, now);
-  if (!v4.ok()) return fail(v4.error());
-  s.tunnel_ip = *v4;
-  if (!out.node.tunnel_ipv6_cidr.empty()) {
-    // A v6 prefix too small to share leaves OpenVPN clients IPv4 only.
-    auto v6_prefix = sessionPrefix(out.node.tunnel_ipv6_cidr, is_openvpn);
-    if (v6_prefix.ok()) {
-      auto v6 = allocateWithRetry(store_.ipAllocations(), s, *v6_prefix, now);
-      if (!v6.ok()) return fail(v6.error());
-      s.tunnel_ipv6 = *v6;
-    }
   }
+  s = created->session;
+  out.peer_version = created->peer_version;
+  if (on_change_) on_change_(out.node.id);
   if (is_openvpn) {
     auto profile = openvpnProfile(s, out.node, credential);
-    if (!profile.ok()) return fail(profile.error());
+    if (!profile.ok()) {
+      // Written but unusable: close it again so it holds no device slot.
+      if (auto c = store_.sessions().close(s.id, "failed", "profile_failed", now); !c.ok()) {
+        log_.error("could not close a session without a profile",
+                   {{"session_id", s.id}, {"error", c.error().toString()}});
+      }
+      peersChanged(out.node.id);
+      return profile.error();
+    }
     out.config = std::move(*profile);
   } else {
     out.config = wgQuickConfig(s, out.node, out.private_key, policy_.node_dns_resolver);
   }
-  if (auto st = store_.sessions().update(s); !st.ok()) return fail(st.error());
-  out.peer_version = peersChanged(out.node.id);
   log_.info("session created", {{"session_id", s.id},
                                 {"user_id", s.user_id},
                                 {"node_id", s.node_id},

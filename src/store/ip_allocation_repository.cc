@@ -46,6 +46,64 @@ std::vector<IpAllocation> fetchAll(soci::session& sql, Query& q) {
   return out;
 }
 
+}  // namespace
+
+Result<std::string> allocateAddressIn(soci::session& sql, const Dialect& dialect,
+                                      const std::string& node_id, const std::string& cidr_text,
+                                      const std::string& user_id,
+                                      const std::optional<std::string>& session_id,
+                                      const std::optional<std::string>& device_id,
+                                      SystemTime now) {
+  const auto cidr = core::Cidr::parse(cidr_text);
+  if (!cidr) return core::invalidArgument("malformed tunnel prefix " + cidr_text, "cidr");
+  // Offsets 0 (network) and 1 (the node) are reserved; so is the IPv4
+  // broadcast address. Offsets beyond 2^32 are never needed: the scan
+  // stops at the first gap, and no node holds billions of peers.
+  const uint64_t size = cidr->size();
+  const uint64_t last = cidr->address().isV4() ? size - 2 : size - 1;
+  if (size < 4) return core::invalidArgument("tunnel prefix too small: " + cidr_text, "cidr");
+  // Allocations on one node take turns on the node's row (PostgreSQL;
+  // SQLite's write transaction already excludes the others), so two
+  // cannot pick the same lowest free address. NO KEY UPDATE leaves
+  // inserts that reference the node (sessions) free to proceed.
+  Query lock("SELECT COUNT(*) FROM (SELECT id FROM vpn_nodes WHERE id = :node_id" +
+             std::string(dialect.forNoKeyUpdate()) + ") locked");
+  lock.bindText("node_id", node_id);
+  queryCount(sql, lock);
+  Query q("SELECT ip FROM ip_allocations WHERE node_id = :node_id");
+  q.bindText("node_id", node_id);
+  std::set<core::IpAddress> taken;
+  struct IpRow {
+    std::string ip;
+    void into(soci::statement& st) { st.exchange(soci::into(ip)); }
+  } row;
+  forEachRow(sql, q, row, [&] {
+    if (auto ip = core::IpAddress::parse(row.ip); ip && cidr->contains(*ip)) taken.insert(*ip);
+  });
+  std::optional<core::IpAddress> free;
+  for (uint64_t offset = 2; offset <= last; ++offset) {
+    const core::IpAddress candidate = cidr->address().plus(offset);
+    if (taken.count(candidate) == 0) {
+      free = candidate;
+      break;
+    }
+  }
+  if (!free) return core::resourceExhausted("no free address left in " + cidr_text);
+  const std::string ip = free->toString();
+  Query insert("INSERT INTO ip_allocations (" + std::string(kAllocationColumns) +
+               ") VALUES (:node_id, :ip, :user_id, :device_id, :session_id, :allocated_at)");
+  insert.bindText("node_id", node_id)
+      .bindText("ip", ip)
+      .bindText("user_id", user_id)
+      .bindOptText("device_id", device_id)
+      .bindOptText("session_id", session_id)
+      .bindTime("allocated_at", now);
+  execute(sql, insert);
+  return ip;
+}
+
+namespace {
+
 class SqlIpAllocationRepository final : public IpAllocationRepository {
  public:
   explicit SqlIpAllocationRepository(Db& db) : db_(db) {}
@@ -55,54 +113,11 @@ class SqlIpAllocationRepository final : public IpAllocationRepository {
                                const std::optional<std::string>& session_id,
                                const std::optional<std::string>& device_id,
                                SystemTime now) override {
-    const auto cidr = core::Cidr::parse(cidr_text);
-    if (!cidr) return core::invalidArgument("malformed tunnel prefix " + cidr_text, "cidr");
-    // Offsets 0 (network) and 1 (the node) are reserved; so is the IPv4
-    // broadcast address. Offsets beyond 2^32 are never needed: the scan
-    // stops at the first gap, and no node holds billions of peers.
-    const uint64_t size = cidr->size();
-    const uint64_t last = cidr->address().isV4() ? size - 2 : size - 1;
-    if (size < 4) return core::invalidArgument("tunnel prefix too small: " + cidr_text, "cidr");
     return db_.run("ip_allocations.allocate", [&](soci::session& sql) -> Result<std::string> {
       Transaction tx(sql, db_.dialect().beginWrite());
-      // Allocations on one node take turns on the node's row (PostgreSQL;
-      // SQLite's write transaction already excludes the others), so two
-      // cannot pick the same lowest free address. NO KEY UPDATE leaves
-      // inserts that reference the node (sessions) free to proceed.
-      Query lock("SELECT COUNT(*) FROM (SELECT id FROM vpn_nodes WHERE id = :node_id" +
-                 std::string(db_.dialect().forNoKeyUpdate()) + ") locked");
-      lock.bindText("node_id", node_id);
-      queryCount(sql, lock);
-      Query q("SELECT ip FROM ip_allocations WHERE node_id = :node_id");
-      q.bindText("node_id", node_id);
-      std::set<core::IpAddress> taken;
-      struct IpRow {
-        std::string ip;
-        void into(soci::statement& st) { st.exchange(soci::into(ip)); }
-      } row;
-      forEachRow(sql, q, row, [&] {
-        if (auto ip = core::IpAddress::parse(row.ip); ip && cidr->contains(*ip)) taken.insert(*ip);
-      });
-      std::optional<core::IpAddress> free;
-      for (uint64_t offset = 2; offset <= last; ++offset) {
-        const core::IpAddress candidate = cidr->address().plus(offset);
-        if (taken.count(candidate) == 0) {
-          free = candidate;
-          break;
-        }
-      }
-      if (!free) return core::resourceExhausted("no free address left in " + cidr_text);
-      const std::string ip = free->toString();
-      Query insert("INSERT INTO ip_allocations (" + std::string(kAllocationColumns) +
-                   ") VALUES (:node_id, :ip, :user_id, :device_id, :session_id, :allocated_at)");
-      insert.bindText("node_id", node_id)
-          .bindText("ip", ip)
-          .bindText("user_id", user_id)
-          .bindOptText("device_id", device_id)
-          .bindOptText("session_id", session_id)
-          .bindTime("allocated_at", now);
-      execute(sql, insert);
-      tx.commit();
+      auto ip = allocateAddressIn(sql, db_.dialect(), node_id, cidr_text, user_id, session_id,
+                                  device_id, now);
+      if (ip.ok()) tx.commit();
       return ip;
     });
   }

@@ -6,6 +6,18 @@
 #include "store/internal/repositories.h"
 
 namespace aureo::store::internal {
+Result<int64_t> bumpPeerVersionIn(soci::session& sql, const std::string& node_id) {
+  Query q(
+      "UPDATE vpn_nodes SET peer_version = peer_version + 1, current_connections = (SELECT "
+      "COUNT(*) FROM sessions s WHERE s.node_id = vpn_nodes.id AND s.status IN ('pending', "
+      "'connected')) WHERE id = :id");
+  q.bindText("id", node_id);
+  if (execute(sql, q) == 0) return core::notFound("node not found");
+  Query v("SELECT peer_version FROM vpn_nodes WHERE id = :id");
+  v.bindText("id", node_id);
+  return static_cast<int64_t>(queryCount(sql, v));
+}
+
 namespace {
 
 constexpr std::string_view kNodeColumns =
@@ -219,16 +231,8 @@ class SqlNodeRepository final : public NodeRepository {
   Result<int64_t> bumpPeerVersion(const std::string& id) override {
     return db_.run("nodes.bump_peer_version", [&](soci::session& sql) -> Result<int64_t> {
       Transaction tx(sql, db_.dialect().beginWrite());
-      Query q(
-          "UPDATE vpn_nodes SET peer_version = peer_version + 1, current_connections = (SELECT "
-          "COUNT(*) FROM sessions s WHERE s.node_id = vpn_nodes.id AND s.status IN ('pending', "
-          "'connected')) WHERE id = :id");
-      q.bindText("id", id);
-      if (execute(sql, q) == 0) return core::notFound("node not found");
-      Query v("SELECT peer_version FROM vpn_nodes WHERE id = :id");
-      v.bindText("id", id);
-      const auto version = static_cast<int64_t>(queryCount(sql, v));
-      tx.commit();
+      auto version = bumpPeerVersionIn(sql, id);
+      if (version.ok()) tx.commit();
       return version;
     });
   }

@@ -122,26 +122,39 @@ class SqlSessionRepository final : public SessionRepository {
   Status createWithinLimit(const Session& session, int64_t max_active) override {
     return db_.run("sessions.create_within_limit", [&](soci::session& sql) -> Status {
       Transaction tx(sql, db_.dialect().beginWrite());
-      // Locks the user's row on PostgreSQL so concurrent creates of one user
-      // count one after the other; SQLite's write transaction already does.
-      Query lock("SELECT id FROM users WHERE id = :user_id" +
-                 std::string(db_.dialect().forUpdate()));
-      lock.bindText("user_id", session.user_id);
-      struct IdRow {
-        std::string id;
-        void into(soci::statement& st) { st.exchange(soci::into(id)); }
-      } locked;
-      forEachRow(sql, lock, locked, [] {});
-      Query count("SELECT COUNT(*) FROM sessions WHERE user_id = :user_id AND " +
-                  std::string(kOpenStatuses));
-      count.bindText("user_id", session.user_id);
-      if (queryCount(sql, count) >= max_active) {
-        return core::failedPrecondition("the account is at its limit of " +
-                                        std::to_string(max_active) + " concurrent sessions");
-      }
+      AUREO_RETURN_IF_ERROR(checkLimitIn(sql, session.user_id, max_active));
       insert(sql, session);
       tx.commit();
       return core::okStatus();
+    });
+  }
+
+  Result<NewSession> createWithAddresses(const Session& session, int64_t max_active,
+                                         const std::string& ipv4_prefix,
+                                         const std::string& ipv6_prefix,
+                                         SystemTime now) override {
+    return db_.run("sessions.create_with_addresses", [&](soci::session& sql) -> Result<NewSession> {
+      Transaction tx(sql, db_.dialect().beginWrite());
+      AUREO_RETURN_IF_ERROR(checkLimitIn(sql, session.user_id, max_active));
+      NewSession out{session, 0};
+      Session& s = out.session;
+      s.tunnel_ip.clear();
+      s.tunnel_ipv6.clear();
+      insert(sql, s);  // first: the allocations refer to it
+      AUREO_ASSIGN_OR_RETURN(s.tunnel_ip, allocateAddressIn(sql, db_.dialect(), s.node_id,
+                                                            ipv4_prefix, s.user_id, s.id,
+                                                            std::nullopt, now));
+      if (!ipv6_prefix.empty()) {
+        AUREO_ASSIGN_OR_RETURN(s.tunnel_ipv6, allocateAddressIn(sql, db_.dialect(), s.node_id,
+                                                                ipv6_prefix, s.user_id, s.id,
+                                                                std::nullopt, now));
+      }
+      Query u("UPDATE sessions SET tunnel_ip = :tunnel_ip, tunnel_ipv6 = :tunnel_ipv6 WHERE id = :id");
+      u.bindText("tunnel_ip", s.tunnel_ip).bindText("tunnel_ipv6", s.tunnel_ipv6).bindText("id", s.id);
+      execute(sql, u);
+      AUREO_ASSIGN_OR_RETURN(out.peer_version, bumpPeerVersionIn(sql, s.node_id));
+      tx.commit();
+      return out;
     });
   }
 
@@ -365,6 +378,29 @@ class SqlSessionRepository final : public SessionRepository {
         .bindText("credential_hash", session.credential_hash);
     bindMutable(q, session);
     execute(sql, q);
+  }
+
+  // Inside the caller's write transaction: kFailedPrecondition when the
+  // user already has max_active open sessions.
+  Status checkLimitIn(soci::session& sql, const std::string& user_id, int64_t max_active) {
+    // Locks the user's row on PostgreSQL so concurrent creates of one user
+    // count one after the other; SQLite's write transaction already does.
+    Query lock("SELECT id FROM users WHERE id = :user_id" +
+               std::string(db_.dialect().forUpdate()));
+    lock.bindText("user_id", user_id);
+    struct IdRow {
+      std::string id;
+      void into(soci::statement& st) { st.exchange(soci::into(id)); }
+    } locked;
+    forEachRow(sql, lock, locked, [] {});
+    Query count("SELECT COUNT(*) FROM sessions WHERE user_id = :user_id AND " +
+                std::string(kOpenStatuses));
+    count.bindText("user_id", user_id);
+    if (queryCount(sql, count) >= max_active) {
+      return core::failedPrecondition("the account is at its limit of " +
+                                      std::to_string(max_active) + " concurrent sessions");
+    }
+    return core::okStatus();
   }
 
   // Inside the caller's write transaction.

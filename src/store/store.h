@@ -103,6 +103,20 @@ class SessionRepository {
   // sessions, counted and inserted in one write transaction so concurrent
   // creates cannot overshoot. kFailedPrecondition when at the limit.
   virtual Status createWithinLimit(const Session& session, int64_t max_active) = 0;
+  // Everything a new session needs, in one write transaction, so a session
+  // is created whole or not at all: createWithinLimit's check, the lowest
+  // free address of ipv4_prefix (and of ipv6_prefix unless empty) allocated
+  // to it and stored as its tunnel_ip/tunnel_ipv6, and its node's peer
+  // version bumped. kFailedPrecondition at the device limit,
+  // kResourceExhausted when a prefix is full, kNotFound for an unknown node.
+  struct NewSession {
+    Session session;       // as stored, with its addresses
+    int64_t peer_version;  // the node's peer version after the insert
+  };
+  virtual Result<NewSession> createWithAddresses(const Session& session, int64_t max_active,
+                                                 const std::string& ipv4_prefix,
+                                                 const std::string& ipv6_prefix,
+                                                 SystemTime now) = 0;
   // Open (pending/connected) sessions on a node, oldest first.
   virtual Result<std::vector<Session>> listActiveForNode(const std::string& node_id) = 0;
   // Closes one open session: status (disconnected/failed), reason,

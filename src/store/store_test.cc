@@ -1386,6 +1386,88 @@ TEST_P(StoreContractTest, SessionCreateWithinLimitRefusesAtTheLimitEvenConcurren
   EXPECT_EQ(*store_->sessions().countActiveForUser("user-lim"), 3);
 }
 
+TEST_P(StoreContractTest, SessionCreateWithAddressesStoresItWholeAndBumpsThePeerVersion) {
+  addUser(makeUser("cwa"));
+  addNode(makeNode("cwa-node"));
+  auto& sessions = store_->sessions();
+  auto first = sessions.createWithAddresses(makeSession("cwa1", "user-cwa", "node-cwa-node", ""),
+                                            2, "10.5.0.0/24", "fd00:5::/64", at(kT0));
+  ASSERT_TRUE(first.ok()) << first.error().toString();
+  EXPECT_EQ(first->session.tunnel_ip, "10.5.0.2");
+  EXPECT_EQ(first->session.tunnel_ipv6, "fd00:5::2");
+  EXPECT_EQ(first->peer_version, 1);
+  auto stored = sessions.get("session-cwa1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->tunnel_ip, "10.5.0.2");
+  EXPECT_EQ(stored->tunnel_ipv6, "fd00:5::2");
+  EXPECT_EQ(store_->ipAllocations().listForNode("node-cwa-node")->size(), 2u);
+  EXPECT_EQ(store_->nodes().get("node-cwa-node")->current_connections, 1);
+
+  // No v6 prefix: IPv4 only.
+  auto second = sessions.createWithAddresses(makeSession("cwa2", "user-cwa", "node-cwa-node", ""),
+                                             2, "10.5.0.0/24", "", at(kT0));
+  ASSERT_TRUE(second.ok()) << second.error().toString();
+  EXPECT_EQ(second->session.tunnel_ip, "10.5.0.3");
+  EXPECT_EQ(second->session.tunnel_ipv6, "");
+  EXPECT_EQ(second->peer_version, 2);
+
+  // At the limit: nothing is written.
+  auto third = sessions.createWithAddresses(makeSession("cwa3", "user-cwa", "node-cwa-node", ""),
+                                            2, "10.5.0.0/24", "", at(kT0));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(sessions.get("session-cwa3").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->ipAllocations().listForNode("node-cwa-node")->size(), 3u);
+  EXPECT_EQ(store_->nodes().get("node-cwa-node")->peer_version, 2);
+}
+
+TEST_P(StoreContractTest, SessionCreateWithAddressesInAFullPrefixLeavesNothingBehind) {
+  addUser(makeUser("cwf"));
+  addNode(makeNode("cwf-node"));
+  // A /30 has one peer address (.2); the second create finds the v6 prefix
+  // fine but the v4 one full, and must not leave its session or v6 address.
+  auto& sessions = store_->sessions();
+  ASSERT_TRUE(sessions
+                  .createWithAddresses(makeSession("cwf1", "user-cwf", "node-cwf-node", ""), 5,
+                                       "10.4.0.0/30", "fd00:4::/64", at(kT0))
+                  .ok());
+  auto full = sessions.createWithAddresses(makeSession("cwf2", "user-cwf", "node-cwf-node", ""), 5,
+                                           "10.4.0.0/30", "fd00:4::/64", at(kT0));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.error().code, Code::kResourceExhausted);
+  EXPECT_EQ(sessions.get("session-cwf2").error().code, Code::kNotFound);
+  EXPECT_EQ(store_->ipAllocations().listForNode("node-cwf-node")->size(), 2u);
+  EXPECT_EQ(*sessions.countActiveForUser("user-cwf"), 1);
+}
+
+TEST_P(StoreContractTest, SessionCreateWithAddressesConcurrentlyGivesDistinctAddresses) {
+  constexpr int kThreads = 8, kEach = 4;
+  for (int t = 0; t < kThreads; ++t) addUser(makeUser("cwc" + std::to_string(t)));
+  addNode(makeNode("cwc-node"));
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::latch start(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < kEach; ++i) {
+        const std::string tag = "cwc" + std::to_string(t) + "-" + std::to_string(i);
+        auto created = store_->sessions().createWithAddresses(
+            makeSession(tag, "user-cwc" + std::to_string(t), "node-cwc-node", ""), kEach,
+            "10.3.0.0/16", "", at(kT0));
+        ASSERT_TRUE(created.ok()) << created.error().toString();
+        std::lock_guard lock(mu);
+        got.push_back(created->session.tunnel_ip);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> unique(got.begin(), got.end());
+  EXPECT_EQ(unique.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(store_->nodes().get("node-cwc-node")->peer_version, kThreads * kEach);
+}
+
 TEST_P(StoreContractTest, SessionCloseReleasesAllocationsAndRefusesTwice) {
   addUser(makeUser("cl"));
   addNode(makeNode("cl-node"));
