@@ -119,7 +119,9 @@ def control_scale(nodes, sessions, creators, heartbeat):
                       extra_config="")
         # Production cadences, except the heartbeat the caller chose.
         with open(ctl.config_path, "w") as f:
-            f.write(f'[database]\nurl = "sqlite:{gw.db_path}"\n'
+            # The gateway's data_dir: both seal secrets with its master key.
+            f.write(f'data_dir = "{gw.dir}"\n'
+                    f'[database]\nurl = "sqlite:{gw.db_path}"\n'
                     f'[nodes]\nheartbeat_interval = "{heartbeat}s"\n')
         ctl.start()
         admin = gw.admin_token()
