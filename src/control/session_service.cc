@@ -59,8 +59,7 @@ std::vector<std::string> allowedIps(const store::Session& s) {
 // PostgreSQL can lose a race for an address as kAlreadyExists when another
 // writer allocated outside the node lock; the whole create is tried again.
 Result<store::SessionRepository::NewSession> createWithRetry(store::SessionRepository& sessions,
-                                                             const store::Session& s,
-                                                             int64_t limit,
+                                                             const store::Session& s, int64_t limit,
                                                              const std::string& v4_prefix,
                                                              const std::string& v6_prefix,
                                                              core::SystemTime now) {

@@ -52,8 +52,7 @@ Result<std::string> allocateAddressIn(soci::session& sql, const Dialect& dialect
                                       const std::string& node_id, const std::string& cidr_text,
                                       const std::string& user_id,
                                       const std::optional<std::string>& session_id,
-                                      const std::optional<std::string>& device_id,
-                                      SystemTime now) {
+                                      const std::optional<std::string>& device_id, SystemTime now) {
   const auto cidr = core::Cidr::parse(cidr_text);
   if (!cidr) return core::invalidArgument("malformed tunnel prefix " + cidr_text, "cidr");
   // Offsets 0 (network) and 1 (the node) are reserved; so is the IPv4

@@ -131,8 +131,7 @@ class SqlSessionRepository final : public SessionRepository {
 
   Result<NewSession> createWithAddresses(const Session& session, int64_t max_active,
                                          const std::string& ipv4_prefix,
-                                         const std::string& ipv6_prefix,
-                                         SystemTime now) override {
+                                         const std::string& ipv6_prefix, SystemTime now) override {
     return db_.run("sessions.create_with_addresses", [&](soci::session& sql) -> Result<NewSession> {
       Transaction tx(sql, db_.dialect().beginWrite());
       AUREO_RETURN_IF_ERROR(checkLimitIn(sql, session.user_id, max_active));
@@ -141,16 +140,19 @@ class SqlSessionRepository final : public SessionRepository {
       s.tunnel_ip.clear();
       s.tunnel_ipv6.clear();
       insert(sql, s);  // first: the allocations refer to it
-      AUREO_ASSIGN_OR_RETURN(s.tunnel_ip, allocateAddressIn(sql, db_.dialect(), s.node_id,
-                                                            ipv4_prefix, s.user_id, s.id,
-                                                            std::nullopt, now));
+      AUREO_ASSIGN_OR_RETURN(
+          s.tunnel_ip, allocateAddressIn(sql, db_.dialect(), s.node_id, ipv4_prefix, s.user_id,
+                                         s.id, std::nullopt, now));
       if (!ipv6_prefix.empty()) {
-        AUREO_ASSIGN_OR_RETURN(s.tunnel_ipv6, allocateAddressIn(sql, db_.dialect(), s.node_id,
-                                                                ipv6_prefix, s.user_id, s.id,
-                                                                std::nullopt, now));
+        AUREO_ASSIGN_OR_RETURN(
+            s.tunnel_ipv6, allocateAddressIn(sql, db_.dialect(), s.node_id, ipv6_prefix, s.user_id,
+                                             s.id, std::nullopt, now));
       }
-      Query u("UPDATE sessions SET tunnel_ip = :tunnel_ip, tunnel_ipv6 = :tunnel_ipv6 WHERE id = :id");
-      u.bindText("tunnel_ip", s.tunnel_ip).bindText("tunnel_ipv6", s.tunnel_ipv6).bindText("id", s.id);
+      Query u(
+          "UPDATE sessions SET tunnel_ip = :tunnel_ip, tunnel_ipv6 = :tunnel_ipv6 WHERE id = :id");
+      u.bindText("tunnel_ip", s.tunnel_ip)
+          .bindText("tunnel_ipv6", s.tunnel_ipv6)
+          .bindText("id", s.id);
       execute(sql, u);
       AUREO_ASSIGN_OR_RETURN(out.peer_version, bumpPeerVersionIn(sql, s.node_id));
       tx.commit();
@@ -385,8 +387,7 @@ class SqlSessionRepository final : public SessionRepository {
   Status checkLimitIn(soci::session& sql, const std::string& user_id, int64_t max_active) {
     // Locks the user's row on PostgreSQL so concurrent creates of one user
     // count one after the other; SQLite's write transaction already does.
-    Query lock("SELECT id FROM users WHERE id = :user_id" +
-               std::string(db_.dialect().forUpdate()));
+    Query lock("SELECT id FROM users WHERE id = :user_id" + std::string(db_.dialect().forUpdate()));
     lock.bindText("user_id", user_id);
     struct IdRow {
       std::string id;

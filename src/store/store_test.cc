@@ -1390,8 +1390,8 @@ TEST_P(StoreContractTest, SessionCreateWithAddressesStoresItWholeAndBumpsThePeer
   addUser(makeUser("cwa"));
   addNode(makeNode("cwa-node"));
   auto& sessions = store_->sessions();
-  auto first = sessions.createWithAddresses(makeSession("cwa1", "user-cwa", "node-cwa-node", ""),
-                                            2, "10.5.0.0/24", "fd00:5::/64", at(kT0));
+  auto first = sessions.createWithAddresses(makeSession("cwa1", "user-cwa", "node-cwa-node", ""), 2,
+                                            "10.5.0.0/24", "fd00:5::/64", at(kT0));
   ASSERT_TRUE(first.ok()) << first.error().toString();
   EXPECT_EQ(first->session.tunnel_ip, "10.5.0.2");
   EXPECT_EQ(first->session.tunnel_ipv6, "fd00:5::2");
@@ -1412,8 +1412,8 @@ TEST_P(StoreContractTest, SessionCreateWithAddressesStoresItWholeAndBumpsThePeer
   EXPECT_EQ(second->peer_version, 2);
 
   // At the limit: nothing is written.
-  auto third = sessions.createWithAddresses(makeSession("cwa3", "user-cwa", "node-cwa-node", ""),
-                                            2, "10.5.0.0/24", "", at(kT0));
+  auto third = sessions.createWithAddresses(makeSession("cwa3", "user-cwa", "node-cwa-node", ""), 2,
+                                            "10.5.0.0/24", "", at(kT0));
   ASSERT_FALSE(third.ok());
   EXPECT_EQ(third.error().code, Code::kFailedPrecondition);
   EXPECT_EQ(sessions.get("session-cwa3").error().code, Code::kNotFound);

@@ -37,8 +37,7 @@ Result<std::string> allocateAddressIn(soci::session& sql, const Dialect& dialect
                                       const std::string& node_id, const std::string& cidr,
                                       const std::string& user_id,
                                       const std::optional<std::string>& session_id,
-                                      const std::optional<std::string>& device_id,
-                                      SystemTime now);
+                                      const std::optional<std::string>& device_id, SystemTime now);
 // NodeRepository::bumpPeerVersion without its own transaction.
 Result<int64_t> bumpPeerVersionIn(soci::session& sql, const std::string& node_id);
 
