@@ -244,8 +244,13 @@ struct NodeApi::Impl {
     }
     auto node_status = store.nodes().recordHeartbeat(req.user_id, hb, clock.now());
     if (!node_status.ok()) co_return errorResponse(node_status.error());
-    co_return jsonResponse(
-        200, Json{{"node_status", *node_status}, {"dns_resolver", config.dns_resolver}});
+    Json out{{"node_status", *node_status}, {"dns_resolver", config.dns_resolver}};
+    // The node's current upstreams, so an admin's change reaches its
+    // resolver within a heartbeat; left out if the read fails (it keeps its own).
+    if (auto node = store.nodes().get(req.user_id); node.ok()) {
+      out["dns_servers"] = dnsList(node->dns_servers);
+    }
+    co_return jsonResponse(200, out);
   }
 
   awaitable<Response> report(Request& req) {

@@ -151,12 +151,20 @@ TEST_F(NodeApiTest, HeartbeatBringsTheNodeOnlineUnlessInMaintenance) {
           {"bytes_sent", 1000}, {"bytes_received", 2000}, {"openvpn_connections", 0}};
   auto r = call("POST", "/api/v1/node/heartbeat", hb, cred);
   ASSERT_EQ(r.status, 200) << r.body.dump();
-  EXPECT_EQ(r.body, (Json{{"node_status", "online"}, {"dns_resolver", true}}));
+  EXPECT_EQ(r.body, (Json{{"node_status", "online"},
+                          {"dns_resolver", true},
+                          {"dns_servers", {"1.1.1.1", "1.0.0.1"}}}));
   auto node = store_->nodes().get(node_id_);
   EXPECT_EQ(node->status, "online");
   EXPECT_DOUBLE_EQ(node->cpu_usage, 12.5);
   EXPECT_EQ(node->bytes_received, 2000);
   EXPECT_EQ(node->last_heartbeat, clock_.now());
+
+  // An admin's change of the upstreams reaches the node with the next heartbeat.
+  node->dns_servers = "9.9.9.9, 2620:fe::fe";
+  ASSERT_TRUE(store_->nodes().update(*node).ok());
+  EXPECT_EQ(call("POST", "/api/v1/node/heartbeat", hb, cred).body["dns_servers"],
+            (Json{"9.9.9.9", "2620:fe::fe"}));
 
   ASSERT_TRUE(store_->nodes().setStatus(node_id_, "maintenance", clock_.now()).ok());
   EXPECT_EQ(call("POST", "/api/v1/node/heartbeat", hb, cred).body["node_status"], "maintenance");

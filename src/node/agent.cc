@@ -199,7 +199,7 @@ core::Status Agent::start(const std::stop_token& stop) {
     }
   }
   // After the addresses exist: the resolver binds the gateway addresses.
-  applyDns(settings_.dns_resolver);
+  applyDns(settings_.dns_resolver, settings_.dns_servers);
 
   log_.info("node up", {{"node_id", node_id_},
                         {"interface", options_.interface_name},
@@ -316,13 +316,24 @@ bool Agent::sendHeartbeat() {
   }
   markControl(true, nullptr, "heartbeat");
   control_load_score_.store(reply->load_score.value_or(-1));
-  if (reply->dns_resolver) applyDns(*reply->dns_resolver);
+  if (reply->dns_resolver) applyDns(*reply->dns_resolver, reply->dns_servers);
   return true;
 }
 
-void Agent::applyDns(bool wanted) {
+void Agent::applyDns(bool wanted, const std::optional<std::vector<std::string>>& upstreams) {
   std::lock_guard lock(dns_mutex_);
-  if (dns_wanted_ && *dns_wanted_ == wanted) return;
+  const bool new_upstreams = upstreams && *upstreams != dns_upstreams_;
+  if (dns_wanted_ && *dns_wanted_ == wanted && !new_upstreams) return;
+  if (new_upstreams) {
+    dns_upstreams_ = *upstreams;
+    if (dns_ && wanted) {  // restarted below with the new list
+      std::string list;
+      for (const auto& s : dns_upstreams_) list += (list.empty() ? "" : ",") + s;
+      log_.info("upstream DNS servers changed; restarting the resolver", {{"dns_servers", list}});
+      accumulate(*dns_retired_, dns_->stats());
+      dns_.reset();
+    }
+  }
   dns_wanted_ = wanted;
   if (!wanted || !options_.dns_resolver) {
     if (dns_) {
@@ -341,7 +352,7 @@ void Agent::applyDns(bool wanted) {
   for (const auto& prefix : prefixes_) o.listen.push_back({nodeAddress(prefix), 53});
   o.bind_device = options_.interface_name;
   o.allowed_sources = prefixes_;
-  for (const auto& s : settings_.dns_servers) {
+  for (const auto& s : dns_upstreams_) {
     auto upstream = parseDnsEndpoint(s);
     if (upstream.ok()) {
       o.upstreams.push_back(*upstream);

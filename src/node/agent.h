@@ -123,8 +123,10 @@ class Agent {
   void sampleMetrics();
   core::Result<Enrollment> enroll(const std::string& public_key, const std::stop_token& stop);
   void markControl(bool reachable, const core::Error* error, const char* what);
-  // Starts or stops the resolver to match `wanted` (and the node's option).
-  void applyDns(bool wanted);
+  // Starts or stops the resolver to match `wanted` (and the node's option),
+  // and restarts it when `upstreams` (given: control's current list) differ
+  // from the ones it forwards to.
+  void applyDns(bool wanted, const std::optional<std::vector<std::string>>& upstreams = {});
 
   AgentOptions options_;
   StateDir state_;
@@ -145,10 +147,12 @@ class Agent {
   std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<OpenVpnServer> openvpn_;
   std::unique_ptr<Totals> totals_;
-  std::mutex dns_mutex_;  // dns_, dns_wanted_, dns_retired_: start, heartbeats, metrics, stop
+  // dns_, dns_wanted_, dns_upstreams_, dns_retired_: start, heartbeats, metrics, stop
+  std::mutex dns_mutex_;
   std::unique_ptr<DnsForwarder> dns_;
-  std::optional<bool> dns_wanted_;         // the last setting applied
-  std::unique_ptr<DnsStats> dns_retired_;  // counts of forwarders since stopped
+  std::optional<bool> dns_wanted_;          // the last setting applied
+  std::vector<std::string> dns_upstreams_;  // what the resolver forwards to
+  std::unique_ptr<DnsStats> dns_retired_;   // counts of forwarders since stopped
 
   std::atomic<bool> draining_{false};
   std::atomic<bool> control_reachable_{false};

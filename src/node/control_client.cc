@@ -129,6 +129,15 @@ core::Result<HeartbeatReply> ControlClient::heartbeat(const Heartbeat& hb) {
   if (auto it = j.find("dns_resolver"); it != j.end() && it->is_boolean()) {
     reply.dns_resolver = it->get<bool>();
   }
+  // Only a well-formed list replaces the node's own; anything else is ignored.
+  if (auto it = j.find("dns_servers"); it != j.end() && it->is_array() && it->size() <= 16) {
+    std::vector<std::string> servers;
+    for (const auto& d : *it) {
+      if (!d.is_string()) break;
+      servers.push_back(d.get<std::string>());
+    }
+    if (servers.size() == it->size()) reply.dns_servers = std::move(servers);
+  }
   return reply;
 }
 

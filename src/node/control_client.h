@@ -50,6 +50,8 @@ struct HeartbeatReply {
   std::string node_status;
   std::optional<double> load_score;  // when control includes it
   std::optional<bool> dns_resolver;  // control's current setting, when included
+  // The node's upstream resolvers as control holds them, when included.
+  std::optional<std::vector<std::string>> dns_servers;
 };
 
 struct PeerReport {

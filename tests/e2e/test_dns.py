@@ -7,7 +7,8 @@
     192.0.2.1                  10.8.0.1:53, tunnel only)    198.51.100.2
 
 The node's dns_servers are a dead address first and the test server second,
-so each answer also shows the failover. The client resolves a test name at
+so each answer also shows the failover. Then an admin changes them, and the
+running node's resolver follows. The client resolves a test name at
 the tunnel gateway address over UDP and TCP; the same query sent outside the
 tunnel (from the client namespace's physical address) is refused.
 
@@ -29,6 +30,7 @@ from test_e2e import (CLIENT_IP, INTERNET_IP, NODE_EDGE_IP, NODE_UPLINK_IP, Lab,
 
 NAME, ADDRESS = "resolver.aureo.test", "203.0.113.53"
 DEAD_UPSTREAM = "192.0.2.99"  # on the uplink subnet, nobody there
+SECOND_UPSTREAM, SECOND_ADDRESS = "192.0.2.3", "203.0.113.54"  # answers NAME differently
 GATEWAY_V4 = "10.8.0.1"
 
 
@@ -110,6 +112,22 @@ class NodeResolverTest(unittest.TestCase):
         r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+        # An admin points the node at another upstream: the running node's
+        # resolver follows within a heartbeat, no re-enrollment or restart.
+        sh("ip", "addr", "add", SECOND_UPSTREAM + "/24", "dev", "wan0", ns=lab.ns_inet)
+        second = lab.spawn(["ip", "netns", "exec", lab.ns_inet, sys.executable, "-u",
+                            os.path.join(HERE, "dns_server.py"), SECOND_UPSTREAM, "53",
+                            os.path.join(lab.tmp, "dns2.log"), f"{NAME}={SECOND_ADDRESS}"],
+                           stdout=subprocess.PIPE, text=True)
+        self.assertEqual(second.stdout.readline().strip(), "ready")
+        status, patched = lab.api("PATCH", f"/api/v1/admin/nodes/{node['id']}",
+                                  {"dns_servers": SECOND_UPSTREAM})
+        self.assertEqual(status, 200, patched)
+        wait_for("the node's resolver to use the new upstream",
+                 lambda: self.query(lab, "udp", GATEWAY_V4, timeout=3) == (0, SECOND_ADDRESS),
+                 timeout=30)
+        self.assertIn("upstream DNS servers changed", lab.tail(lab.node_log, n=10**7))
 
         # A clean stop takes the resolver down with the node.
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
