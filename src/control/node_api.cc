@@ -245,10 +245,13 @@ struct NodeApi::Impl {
     auto node_status = store.nodes().recordHeartbeat(req.user_id, hb, clock.now());
     if (!node_status.ok()) co_return errorResponse(node_status.error());
     Json out{{"node_status", *node_status}, {"dns_resolver", config.dns_resolver}};
-    // The node's current upstreams, so an admin's change reaches its
-    // resolver within a heartbeat; left out if the read fails (it keeps its own).
+    // The node's current upstreams and OpenVPN transport, so an admin's
+    // change reaches it within a heartbeat; left out if the read fails (the
+    // node keeps what it has).
     if (auto node = store.nodes().get(req.user_id); node.ok()) {
       out["dns_servers"] = dnsList(node->dns_servers);
+      out["openvpn_transport"] = node->openvpn_transport;
+      out["openvpn_port"] = node->openvpn_port;
     }
     co_return jsonResponse(200, out);
   }

@@ -16,13 +16,15 @@
 //   POST /api/v1/node/heartbeat
 //     {"status":"online"|"draining","cpu_usage","connections","bytes_sent",
 //      "bytes_received","openvpn_connections"?}
-//     -> 200 {"node_status","dns_resolver","dns_servers":[..]}
+//     -> 200 {"node_status","dns_resolver","dns_servers":[..],
+//             "openvpn_transport","openvpn_port"}
 //     Brings an offline node online, unless an admin put it in maintenance
 //     or drained it; node_status is the status the control plane holds.
 //     dns_resolver (also in the enrollment config): clients are told to use
 //     the node's resolver on its tunnel gateway address, so the node runs
 //     it, forwarding to dns_servers (the node's current list: an admin's
-//     change reaches the resolver with the next heartbeat).
+//     change reaches the resolver with the next heartbeat). A changed
+//     OpenVPN transport or port restarts the node's daemon on it.
 //
 //   POST /api/v1/node/sessions/report
 //     {"peers":[{"public_key","last_handshake","rx_bytes","tx_bytes"}],

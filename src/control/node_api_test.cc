@@ -153,7 +153,9 @@ TEST_F(NodeApiTest, HeartbeatBringsTheNodeOnlineUnlessInMaintenance) {
   ASSERT_EQ(r.status, 200) << r.body.dump();
   EXPECT_EQ(r.body, (Json{{"node_status", "online"},
                           {"dns_resolver", true},
-                          {"dns_servers", {"1.1.1.1", "1.0.0.1"}}}));
+                          {"dns_servers", {"1.1.1.1", "1.0.0.1"}},
+                          {"openvpn_transport", "udp"},
+                          {"openvpn_port", 1194}}));
   auto node = store_->nodes().get(node_id_);
   EXPECT_EQ(node->status, "online");
   EXPECT_DOUBLE_EQ(node->cpu_usage, 12.5);
@@ -162,9 +164,13 @@ TEST_F(NodeApiTest, HeartbeatBringsTheNodeOnlineUnlessInMaintenance) {
 
   // An admin's change of the upstreams reaches the node with the next heartbeat.
   node->dns_servers = "9.9.9.9, 2620:fe::fe";
+  node->openvpn_transport = "tcp";
+  node->openvpn_port = 443;
   ASSERT_TRUE(store_->nodes().update(*node).ok());
-  EXPECT_EQ(call("POST", "/api/v1/node/heartbeat", hb, cred).body["dns_servers"],
-            (Json{"9.9.9.9", "2620:fe::fe"}));
+  auto changed = call("POST", "/api/v1/node/heartbeat", hb, cred).body;
+  EXPECT_EQ(changed["dns_servers"], (Json{"9.9.9.9", "2620:fe::fe"}));
+  EXPECT_EQ(changed["openvpn_transport"], "tcp");
+  EXPECT_EQ(changed["openvpn_port"], 443);
 
   ASSERT_TRUE(store_->nodes().setStatus(node_id_, "maintenance", clock_.now()).ok());
   EXPECT_EQ(call("POST", "/api/v1/node/heartbeat", hb, cred).body["node_status"], "maintenance");

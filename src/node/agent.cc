@@ -317,6 +317,9 @@ bool Agent::sendHeartbeat() {
   markControl(true, nullptr, "heartbeat");
   control_load_score_.store(reply->load_score.value_or(-1));
   if (reply->dns_resolver) applyDns(*reply->dns_resolver, reply->dns_servers);
+  if (openvpn_ && reply->openvpn_transport && reply->openvpn_port) {
+    openvpn_->noticeListen(*reply->openvpn_transport, *reply->openvpn_port);
+  }
   return true;
 }
 

@@ -138,6 +138,12 @@ core::Result<HeartbeatReply> ControlClient::heartbeat(const Heartbeat& hb) {
     }
     if (servers.size() == it->size()) reply.dns_servers = std::move(servers);
   }
+  std::string transport;
+  int64_t port = 0;
+  if (readField(j, "openvpn_transport", &transport) && readField(j, "openvpn_port", &port)) {
+    reply.openvpn_transport = transport;
+    reply.openvpn_port = port;
+  }
   return reply;
 }
 

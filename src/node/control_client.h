@@ -52,6 +52,9 @@ struct HeartbeatReply {
   std::optional<bool> dns_resolver;  // control's current setting, when included
   // The node's upstream resolvers as control holds them, when included.
   std::optional<std::vector<std::string>> dns_servers;
+  // The OpenVPN transport ("udp"/"tcp") and port control holds, when included.
+  std::optional<std::string> openvpn_transport;
+  std::optional<int64_t> openvpn_port;
 };
 
 struct PeerReport {

@@ -21,14 +21,6 @@ constexpr const char* kTransportFile = "openvpn-transport";
 constexpr const char* kConfigFile = "openvpn-server.conf";
 constexpr const char* kSocketFile = "openvpn.sock";
 
-bool sleepFor(const std::stop_token& stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
 std::string netmaskOf(int prefix) {
   const uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
   return std::to_string(mask >> 24) + "." + std::to_string((mask >> 16) & 0xff) + "." +
@@ -211,6 +203,10 @@ core::Status OpenVpnServer::startDaemon(const OpenVpnMaterial& m) {
   }
   cert_pem_ = m.cert_pem;
   listen_ = listen;
+  {
+    std::lock_guard lock(mu_);
+    running_ = listen;
+  }
   log_.info("OpenVPN server started", {{"device", options_.device},
                                        {"transport", transportName(c.transport)},
                                        {"port", static_cast<int64_t>(c.port)},
@@ -267,8 +263,26 @@ void OpenVpnServer::run(const std::stop_token& stop) {
         next = options_.retry;
       }
     }
-    if (!sleepFor(stop, next)) return;
+    {
+      std::unique_lock lock(mu_);
+      wake_cv_.wait_for(lock, stop, next, [this] { return recheck_; });
+      recheck_ = false;
+    }
+    if (stop.stop_requested()) return;
   }
+}
+
+void OpenVpnServer::noticeListen(const std::string& transport, int64_t port) {
+  const auto t = parseTransport(transport);
+  if (!t || port <= 0 || port > 65535) return;
+  const OpenVpnListen wanted{*t, static_cast<uint16_t>(port)};
+  std::lock_guard lock(mu_);
+  if (!running_ || *running_ == wanted || recheck_) return;
+  log_.info("control changed the OpenVPN transport or port; checking now",
+            {{"transport", transportName(wanted.transport)},
+             {"port", static_cast<int64_t>(wanted.port)}});
+  recheck_ = true;
+  wake_cv_.notify_all();
 }
 
 openvpn::AuthDecision OpenVpnServer::authenticate(const openvpn::ClientInfo& info) {

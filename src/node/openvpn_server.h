@@ -129,6 +129,10 @@ class OpenVpnServer {
   void applyDesired(const std::vector<DesiredOpenVpnClient>& clients);
   // False while draining: new logins are refused, connected clients stay.
   void setAcceptNew(bool accept);
+  // The transport and port control holds for this node (from a heartbeat).
+  // When they differ from the running daemon's, the daemon is restarted on
+  // them now rather than at the next certificate check. Safe from any thread.
+  void noticeListen(const std::string& transport, int64_t port);
 
   // One row per session seen since the last report. Safe from any thread.
   std::vector<OpenVpnSessionReport> report();
@@ -168,6 +172,9 @@ class OpenVpnServer {
   core::SteadyTime no_wait_until_{};                     // guarded by mu_; see authenticate()
   bool accept_new_ = true;                               // guarded by mu_
   std::shared_ptr<openvpn::Supervisor> supervisor_;      // guarded by mu_
+  std::condition_variable_any wake_cv_;                  // wakes run() early; with mu_
+  bool recheck_ = false;                                 // guarded by mu_
+  std::optional<OpenVpnListen> running_;                 // guarded by mu_; listen_ for others
   std::optional<std::string> cert_pem_;                  // run thread only
   OpenVpnListen listen_;                                 // run thread only; of the running daemon
   std::atomic<bool> stopping_{false};                    // the daemon exits because we asked

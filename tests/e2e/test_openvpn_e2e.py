@@ -267,6 +267,21 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         status, _ = lab.api("DELETE", f"/api/v1/sessions/{session_id}", token=user)
         self.assertIn(status, (200, 204))
         wait_for("client kicked", client.exited, timeout=60)
+
+        # An admin moves the running node to UDP 1194: it restarts its daemon
+        # there within a heartbeat, not at its next certificate check.
+        status, patched = lab.api("PATCH", f"/api/v1/admin/nodes/{node['id']}",
+                                  {"openvpn_transport": "udp", "openvpn_port": 1194})
+        self.assertEqual(status, 200, patched)
+        try:
+            wait_for("daemon on UDP 1194", lambda: ":1194" in sh(
+                "ss", "-Hnul", "sport", "= :1194", ns=lab.ns_node).stdout, timeout=60)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{lab.tail(lab.node_log)}") from None
+        server_conf = read(os.path.join(lab.node_state, "openvpn-server.conf"))
+        self.assertIn("proto udp", server_conf)
+        self.assertIn("port 1194\n", server_conf)
+        self.assertEqual(sh("ss", "-Htln", "sport", "= :443", ns=lab.ns_node).stdout.strip(), "")
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
 
 
