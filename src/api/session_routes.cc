@@ -190,6 +190,7 @@ void Gateway::Impl::addSessionRoutes(http::Router& r) {
                    {"node", nodeJson(created->node, false)},
                    {"config", created->config},
                    {"peer_ready", ready}};
+          if (created->session.protocol == "wireguard") out["dns"] = created->dns;
           // Generated here and shown once: it is not stored anywhere.
           if (!created->private_key.empty()) out["private_key"] = created->private_key;
           auto resp = jsonResponse(201, out);

@@ -50,6 +50,7 @@ struct Offer {
   std::string node_key_text;
   core::IpAddress tunnel_v4;
   std::optional<core::IpAddress> tunnel_v6;
+  std::vector<core::IpAddress> dns;  // the session's resolvers; empty: none offered
 };
 
 core::Result<Offer> parseOffer(const Json& r) {
@@ -82,6 +83,22 @@ core::Result<Offer> parseOffer(const Json& r) {
     auto v6 = core::IpAddress::parse(v6_text);
     if (!v6 || v6->isV4()) return core::unavailable("the session's IPv6 tunnel address is bad");
     o.tunnel_v6 = *v6;
+  }
+  // The resolvers the session's config names. Only a list of addresses is
+  // taken; anything else leaves the client on its own resolvers.
+  if (auto it = r.find("dns"); it != r.end() && it->is_array() && it->size() <= 8) {
+    std::vector<core::IpAddress> dns;
+    for (const auto& d : *it) {
+      auto ip = d.is_string() ? core::IpAddress::parse(d.get<std::string>()) : std::nullopt;
+      if (!ip) {
+        dns.clear();
+        break;
+      }
+      dns.push_back(*ip);
+    }
+    // An IPv6 resolver is of no use while IPv6 is blocked (no tunnel address).
+    if (!o.tunnel_v6) std::erase_if(dns, [](const core::IpAddress& ip) { return !ip.isV4(); });
+    o.dns = std::move(dns);
   }
   return o;
 }
@@ -324,6 +341,28 @@ struct Connection::Impl {
     return {};
   }
 
+  // DNS only to the resolvers, only through the tunnel: at connect, and again
+  // when a reconnect brings other resolvers.
+  core::Status applyDnsTable() {
+    netcfg::DnsSpec dns;
+    dns.tunnel_interface = options.interface_name;
+    dns.resolvers = resolvers;
+    dns.excluded_cgroup = cgroup;
+    AUREO_ASSIGN_OR_RETURN(auto dns_script, netcfg::dnsLeak(dns));
+    return applyTable(dns.table, dns_script);
+  }
+
+  // Without --dns the client uses the resolvers the session offers (the
+  // node's own resolver, usually). True when that changed them.
+  bool adoptOfferedDns(const Offer& o) {
+    if (!options.dns.empty() || o.dns.empty() || o.dns == resolvers) return false;
+    resolvers = o.dns;
+    std::lock_guard lock(state_mutex);
+    state.dns.clear();
+    for (const auto& r : resolvers) state.dns.push_back(r.toString());
+    return true;
+  }
+
   // Depends on the tunnel addresses: applied at connect and on every
   // reconnect.
   core::Status applyMarkTable() {
@@ -469,6 +508,9 @@ core::Status Connection::Impl::connect(const std::stop_token& stop) {
     std::lock_guard lock(state_mutex);
     recordOffer(state);
   }
+  // Before the DNS table, the routes and resolv.conf are set up below; with
+  // split tunneling the resolvers get routes of their own.
+  if (adoptOfferedDns(offer)) tunnel_v4 = tunnelSet(Family::kV4);
   if (offer.tunnel_v6) tunnel_v6 = tunnelSet(Family::kV6);
   AUREO_RETURN_IF_ERROR(update([&](auto& s) { s.ipv6_tunneled = !tunnel_v6.empty(); }));
 
@@ -488,12 +530,7 @@ core::Status Connection::Impl::connect(const std::stop_token& stop) {
 
   // Protections first: from here on nothing leaks, handshake or not.
   AUREO_RETURN_IF_ERROR(applyEndpointTables());
-  netcfg::DnsSpec dns;
-  dns.tunnel_interface = options.interface_name;
-  dns.resolvers = resolvers;
-  dns.excluded_cgroup = cgroup;
-  AUREO_ASSIGN_OR_RETURN(auto dns_script, netcfg::dnsLeak(dns));
-  AUREO_RETURN_IF_ERROR(applyTable(dns.table, dns_script));
+  AUREO_RETURN_IF_ERROR(applyDnsTable());
   if (cgroup) {
     netcfg::SplitTunnelSpec split;
     split.cgroup = *cgroup;
@@ -575,7 +612,30 @@ core::Status Connection::Impl::switchTo(const Offer& next) {
                         s.addresses.end());
     }));
   }
-  return addPeer();
+  AUREO_RETURN_IF_ERROR(addPeer());
+  if (adoptOfferedDns(next)) {
+    // The new node's resolvers: routed through the tunnel, the only DNS
+    // allowed, and named in resolv.conf (its backup, the original, stays).
+    AUREO_RETURN_IF_ERROR(save());
+    AUREO_ASSIGN_OR_RETURN(const int ifindex, nl.linkIndex(options.interface_name));
+    for (const auto& r : resolvers) {
+      auto& set = r.isV4() ? tunnel_v4 : tunnel_v6;
+      if (set.empty() || covers(set, hostPrefix(r))) continue;
+      set.push_back(hostPrefix(r));
+      netcfg::Route route;
+      route.destination = hostPrefix(r);
+      route.oif = ifindex;
+      route.table = options.fwmark;
+      AUREO_RETURN_IF_ERROR(nl.replaceRoute(route));
+    }
+    AUREO_RETURN_IF_ERROR(applyDnsTable());
+    netcfg::ResolvConf resolv(options.resolv_conf, options.run_dir / "resolv.conf.backup");
+    AUREO_RETURN_IF_ERROR(resolv.install(resolvers));
+    std::string list;
+    for (const auto& r : resolvers) list += (list.empty() ? "" : ",") + r.toString();
+    log.info("using the new node's resolvers", {{"dns", list}});
+  }
+  return {};
 }
 
 void Connection::Impl::reconnect(const std::stop_token& stop) {

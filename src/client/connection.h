@@ -60,7 +60,9 @@ struct ConnectOptions {
   std::string country;
   bool kill_switch = false;
   bool allow_lan = false;
-  std::vector<core::IpAddress> dns;  // empty: 1.1.1.1 and 1.0.0.1
+  // Fixed resolvers; empty: those the session offers (1.1.1.1 and 1.0.0.1
+  // until it does, and if it offers none).
+  std::vector<core::IpAddress> dns;
   // Split tunneling: only these prefixes through the tunnel, or everything
   // except these. At most one of the two.
   std::vector<core::Cidr> split_include;

@@ -92,11 +92,8 @@ std::string gatewayAddress(const std::string& prefix) {
 
 }  // namespace
 
-std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
-                          const std::string& private_key, bool node_dns_resolver) {
-  std::string out = "[Interface]\n";
-  if (!private_key.empty()) out += "PrivateKey = " + private_key + "\n";
-  out += "Address = " + join(allowedIps(session), ", ") + "\n";
+std::vector<std::string> sessionDnsServers(const store::Session& session,
+                                           const store::VpnNode& node, bool node_dns_resolver) {
   std::vector<std::string> dns;
   if (node_dns_resolver) {
     if (!session.tunnel_ip.empty()) dns.push_back(gatewayAddress(node.tunnel_ipv4_cidr));
@@ -105,6 +102,15 @@ std::string wgQuickConfig(const store::Session& session, const store::VpnNode& n
   } else {
     dns = splitComma(node.dns_servers);
   }
+  return dns;
+}
+
+std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
+                          const std::string& private_key, bool node_dns_resolver) {
+  std::string out = "[Interface]\n";
+  if (!private_key.empty()) out += "PrivateKey = " + private_key + "\n";
+  out += "Address = " + join(allowedIps(session), ", ") + "\n";
+  const std::vector<std::string> dns = sessionDnsServers(session, node, node_dns_resolver);
   if (!dns.empty()) out += "DNS = " + join(dns, ", ") + "\n";
   out += "\n[Peer]\n";
   out += "PublicKey = " + node.wg_public_key + "\n";
@@ -315,6 +321,7 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     out.config = std::move(*profile);
   } else {
     out.config = wgQuickConfig(s, out.node, out.private_key, policy_.node_dns_resolver);
+    out.dns = sessionDnsServers(s, out.node, policy_.node_dns_resolver);
   }
   log_.info("session created", {{"session_id", s.id},
                                 {"user_id", s.user_id},

@@ -60,6 +60,9 @@ struct CreatedSession {
   // wg-quick text, or for OpenVPN a self-contained .ovpn profile that
   // carries the session credential inline (shown once; only its hash is kept).
   std::string config;
+  // The resolvers the WireGuard config's DNS line names (empty for OpenVPN,
+  // whose profile's server pushes them).
+  std::vector<std::string> dns;
   // The node's peer_version that includes this session; the peer is live on
   // the node once its applied_peer_version reaches it. 0 if unknown.
   int64_t peer_version = 0;
@@ -116,6 +119,10 @@ struct DesiredState {
 // node's dns_servers.
 std::string wgQuickConfig(const store::Session& session, const store::VpnNode& node,
                           const std::string& private_key, bool node_dns_resolver);
+// What the config's DNS line names: the node's resolver on its tunnel gateway
+// addresses (node_dns_resolver), or else the node's dns_servers.
+std::vector<std::string> sessionDnsServers(const store::Session& session,
+                                           const store::VpnNode& node, bool node_dns_resolver);
 
 // The first instant of the accounting period (calendar month, UTC) holding t.
 core::SystemTime usagePeriodStart(core::SystemTime t);

@@ -102,6 +102,7 @@ class SessionApiTest(unittest.TestCase):
         self.assertIn("Address = 10.8.0.2/32, fd00:77::2/128", config)
         # The node's own resolver, on its tunnel gateway addresses (nodes.dns_resolver).
         self.assertIn("\nDNS = 10.8.0.1, fd00:77::1\n", config)
+        self.assertEqual(body["dns"], ["10.8.0.1", "fd00:77::1"])
         self.assertIn("PublicKey = " + node.wg_public_key, config)
         self.assertIn(f"Endpoint = {self.node(node.node_id)['hostname']}:51820", config)
         self.assertIn("AllowedIPs = 0.0.0.0/0, ::/0", config)
@@ -157,6 +158,7 @@ class SessionApiTest(unittest.TestCase):
                                         token=token)
         self.assertEqual(status, 201, body)
         self.assertIn("\nDNS = 1.1.1.1, 1.0.0.1\n", body["config"])
+        self.assertEqual(body["dns"], ["1.1.1.1", "1.0.0.1"])
         status, created, _, _ = self.gw.request("POST", "/api/v1/admin/nodes", {
             "name": "nodns-node", "public_ip": "203.0.113.10", "country": fresh_country()},
             token=self.admin)

@@ -44,6 +44,11 @@ NODE_V6 = {"a": ("2001:db8:a::1", "2001:db8:a::2"), "b": ("2001:db8:b::1", "2001
 WEB_IN, WEB_OUT, WEB_V6 = "192.0.2.1", "203.0.113.1", "2001:db8:ffff::1"
 FOREIGN_DNS = "192.0.2.53"
 RESOLVERS = ("1.1.1.1", "1.0.0.1")
+# Each node's dns_servers, which sessions on it offer (the lab's control runs
+# with nodes.dns_resolver off, so configs name these instead of the node's own
+# resolver): node A's in an order of its own, to tell them from the client's
+# defaults; node B's a single one.
+NODE_DNS = {"a": (RESOLVERS[1], RESOLVERS[0]), "b": (RESOLVERS[0],)}
 WEB_PORT, API_PORT, CONTROL_PORT = 8000, 8080, 8091
 PASSWORD = "correct horse battery staple"
 ORIGINAL_RESOLV = "# the client's own resolv.conf\nnameserver 192.0.2.53\noptions edns0\n"
@@ -252,7 +257,8 @@ class Lab:
                     '[sessions]\nlimit_free = 10\n'
                     '[ratelimit]\nauth_burst = 100\nauth_per_minute = 600\n'
                     '[loops]\nhealth_interval = "1s"\nload_interval = "1s"\n'
-                    '[nodes]\nheartbeat_interval = "1s"\nreport_interval = "1s"\n')
+                    '[nodes]\nheartbeat_interval = "1s"\nreport_interval = "1s"\n'
+                    'dns_resolver = false\n')
         self.server = self.spawn(
             ["ip", "netns", "exec", self.hub, SERVER, "--config", config, "--data-dir", data,
              "--database", f"sqlite:{data}/aureo.db", "--listen", f"{API_IP}:{API_PORT}",
@@ -280,7 +286,8 @@ class Lab:
         node_ip = NODE_IPS[n][1]
         token = None
         if not restart:
-            body = {"name": f"node-{n}", "public_ip": node_ip, "country": "NL"}
+            body = {"name": f"node-{n}", "public_ip": node_ip, "country": "NL",
+                    "dns_servers": ",".join(NODE_DNS[n])}
             if self.node_ipv6:
                 body["tunnel_ipv6_cidr"] = f"fd00:{n}::/64"
             status, node = self.api("POST", "/api/v1/admin/nodes", body, token=self.admin)
@@ -359,6 +366,10 @@ class Lab:
                                            f"http://{host}:{WEB_PORT}/"),
                 check=False, timeout=timeout + 30)
         return r.stdout.strip() if r.returncode == 0 else None
+
+    def nameservers(self):
+        with open(self.resolv) as f:
+            return [line for line in f.read().splitlines() if line.startswith("nameserver")]
 
     def dns(self, proto, addr):
         r = run(self.in_client(sys.executable, "-c", DNS_PROBE, proto, addr), check=False)
@@ -478,9 +489,8 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(st["endpoint"], f"{node_ip}:51820")
         self.assertEqual(st["protections"]["ipv6"], "blocked")
         self.assertIsNotNone(st["last_handshake_age_s"])
-        with open(lab.resolv) as f:
-            self.assertEqual([l for l in f.read().splitlines() if l.startswith("nameserver")],
-                             [f"nameserver {r}" for r in RESOLVERS])
+        # The resolvers the session offers, in the node's order.
+        self.assertEqual(lab.nameservers(), [f"nameserver {r}" for r in NODE_DNS["a"]])
         text = lab.cli("status", "--run-dir", lab.run_dir).stdout
         for field in ("node-a", f"{node_ip}:51820", "Last handshake", "Kill switch", "blocked"):
             self.assertIn(field, text)
@@ -652,6 +662,11 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(lab.fetch(WEB_IN), NODE_IPS["b"][1])
         self.assertIsNone(lab.dns("udp", FOREIGN_DNS))
         self.assertEqual(only_endpoint_udp(stop(), NODE_IPS["b"][1]), [])
+        # Node B's resolvers replaced node A's: in resolv.conf, and the only
+        # DNS let through (through node B).
+        self.assertEqual(lab.nameservers(), [f"nameserver {r}" for r in NODE_DNS["b"]])
+        self.assertEqual(lab.dns("udp", RESOLVERS[0]), NODE_IPS["b"][1])
+        self.assertIsNone(lab.dns("udp", RESOLVERS[1]), "DNS to node A's resolver after the move")
         status, page = lab.api("GET", "/api/v1/admin/sessions?limit=50", token=lab.admin)
         by_id = {s["id"]: s for s in page["sessions"]}
         self.assertEqual(by_id[first_session]["status"], "disconnected")
