@@ -1,5 +1,7 @@
 #include "node/openvpn_server.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +22,19 @@ constexpr const char* kPortFile = "openvpn-port";
 constexpr const char* kTransportFile = "openvpn-transport";
 constexpr const char* kConfigFile = "openvpn-server.conf";
 constexpr const char* kSocketFile = "openvpn.sock";
+
+// Whether an IPv6 socket binds here: false on a host without IPv6, where the
+// daemon must listen on IPv4 only.
+bool hostHasIpv6() {
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_addr = in6addr_any;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0;
+  ::close(fd);
+  return ok;
+}
 
 std::string netmaskOf(int prefix) {
   const uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
@@ -153,6 +168,7 @@ core::Status OpenVpnServer::startDaemon(const OpenVpnMaterial& m) {
   const OpenVpnListen listen = openvpnListen(options_, m);
   c.transport = listen.transport;
   c.port = listen.port;
+  c.dual_stack = hostHasIpv6();
   c.device = options_.device;
   c.tunnel_v4 = pool_v4_;
   c.tunnel_v6 = pool_v6_;

@@ -37,11 +37,15 @@ struct ServerConfig {
   Transport transport = Transport::kUdp;
   uint16_t port = 0;                              // 0: 1194 for UDP, 443 for TCP
   std::optional<core::IpAddress> listen_address;  // `local`; unset: all addresses
-  std::string device = "tun-aureo";               // 1..15 of [A-Za-z0-9_-]
-  core::Cidr tunnel_v4;                           // e.g. 10.8.0.0/24 (prefix 8..30)
-  std::optional<core::Cidr> tunnel_v6;            // e.g. fd00:8::/64 (prefix 64..124)
-  std::vector<core::IpAddress> dns_servers;       // pushed to clients
-  bool redirect_gateway = true;                   // push all traffic through the tunnel
+  // Without listen_address: one IPv6 socket that takes IPv4 clients too
+  // (udp6/tcp6-server). Off on hosts without IPv6, where it could not bind;
+  // OpenVPN then listens on IPv4 only.
+  bool dual_stack = true;
+  std::string device = "tun-aureo";          // 1..15 of [A-Za-z0-9_-]
+  core::Cidr tunnel_v4;                      // e.g. 10.8.0.0/24 (prefix 8..30)
+  std::optional<core::Cidr> tunnel_v6;       // e.g. fd00:8::/64 (prefix 64..124)
+  std::vector<core::IpAddress> dns_servers;  // pushed to clients
+  bool redirect_gateway = true;              // push all traffic through the tunnel
 
   // Management interface on a unix socket (absolute path, < 108 bytes).
   std::string management_socket;

@@ -80,7 +80,7 @@ std::string* ConfigTest::tls_crypt_ = nullptr;
 TEST_F(ConfigTest, UdpServerConfigHasTheRequiredDirectives) {
   auto text = renderServerConfig(serverConfig());
   ASSERT_TRUE(text.ok()) << text.error().toString();
-  for (const char* line : {"proto udp",
+  for (const char* line : {"proto udp6",
                            "port 1194",
                            "dev tun-aureo",
                            "dev-type tun",
@@ -123,6 +123,25 @@ TEST_F(ConfigTest, TcpServerDefaultsToPort443WithoutExitNotify) {
   EXPECT_TRUE(hasLine(*text, "port 443"));
   EXPECT_TRUE(hasLine(*text, "local 192.0.2.10"));
   EXPECT_FALSE(hasLine(*text, "explicit-exit-notify 1"));
+}
+
+TEST_F(ConfigTest, WithoutALocalAddressItListensOnBothFamiliesUnlessTheHostHasNoIpv6) {
+  auto c = serverConfig();
+  auto text = renderServerConfig(c);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(hasLine(*text, "proto udp6"));
+  c.transport = Transport::kTcp;
+  text = renderServerConfig(c);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(hasLine(*text, "proto tcp6-server"));
+  c.dual_stack = false;
+  text = renderServerConfig(c);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(hasLine(*text, "proto tcp-server"));
+  c.transport = Transport::kUdp;
+  text = renderServerConfig(c);
+  ASSERT_TRUE(text.ok());
+  EXPECT_TRUE(hasLine(*text, "proto udp"));
 }
 
 TEST_F(ConfigTest, Ipv6TunnelAddsServerIpv6AndRedirectsBothFamilies) {

@@ -47,6 +47,9 @@ def read(path):
         return ""
 
 
+EDGE_V6 = ("2001:db8:e::1", "2001:db8:e::2")  # node edge, client LAN (IPv6 client)
+
+
 class OpenVpnClient:
     """The stock openvpn client in the client namespace, with its own log."""
 
@@ -234,7 +237,8 @@ class OpenVpnEndToEndTest(unittest.TestCase):
                  lambda: lab.api("GET", f"/api/v1/nodes/{node['id']}")[1]["status"] == "online")
         wait_for("openvpn daemon up", lambda: '"openvpn up"' in lab.tail(lab.node_log, 10**6))
         server_conf = read(os.path.join(lab.node_state, "openvpn-server.conf"))
-        self.assertIn("proto tcp-server\n", server_conf)
+        # One IPv6 socket that takes IPv4 clients too.
+        self.assertIn("proto tcp6-server\n", server_conf)
         self.assertIn("port 443\n", server_conf)
         listening = sh("ss", "-Htln", "sport", "= :443", ns=lab.ns_node).stdout
         self.assertIn(":443", listening)
@@ -279,9 +283,25 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         except AssertionError as e:
             raise AssertionError(f"{e}\n{lab.tail(lab.node_log)}") from None
         server_conf = read(os.path.join(lab.node_state, "openvpn-server.conf"))
-        self.assertIn("proto udp", server_conf)
+        self.assertIn("proto udp6\n", server_conf)
         self.assertIn("port 1194\n", server_conf)
         self.assertEqual(sh("ss", "-Htln", "sport", "= :443", ns=lab.ns_node).stdout.strip(), "")
+
+        # The same daemon serves a client that reaches the node over IPv6.
+        sh("ip", "addr", "add", EDGE_V6[0] + "/64", "dev", "edge0", "nodad", ns=lab.ns_node)
+        sh("ip", "addr", "add", EDGE_V6[1] + "/64", "dev", "lan0", "nodad", ns=lab.ns_client)
+        status, created = lab.api("POST", "/api/v1/sessions", {"protocol": "openvpn"}, token=user)
+        self.assertEqual(status, 201, created)
+        profile = created["config"]
+        self.assertIn(f"remote {NODE_EDGE_IP} 1194 udp\n", profile)
+        profile = profile.replace(f"remote {NODE_EDGE_IP} 1194 udp\n",
+                                  f"remote {EDGE_V6[0]} 1194 udp\n")
+        client6 = OpenVpnClient(lab, "v6client", profile, "otcpc1")
+        wait_for("IPv6 client connected", lambda: client6.connections() >= 1 or client6.exited(),
+                 timeout=90)
+        self.assertFalse(client6.exited(), client6.log())
+        self.assertIn("UDPv6", client6.log())
+        self.assertEqual(lab.fetch(timeout=10), PAGE)
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
 
 
