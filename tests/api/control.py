@@ -8,8 +8,12 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import testutil  # noqa: E402
 
 # Short cadences so failover and leader changes happen within seconds.
 FAST = {
@@ -120,15 +124,8 @@ def random_wg_key():
 
 
 def wait_for(what, predicate, timeout=30, interval=0.1):
-    """Polls predicate() until it returns something truthy; fails after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+    """testutil.wait_for with the API tests' shorter default timeout."""
+    return testutil.wait_for(what, predicate, timeout, interval)
 
 
 class SimNode:

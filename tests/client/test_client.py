@@ -36,6 +36,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import testutil  # noqa: E402
+
 CLI = SERVER = NODE = None
 SOCKET_DIR = "/var/run/wireguard"
 API_IP, CLIENT_IP = "198.51.100.1", "198.51.100.2"
@@ -123,24 +126,11 @@ except OSError as e:
 
 
 def run(cmd, check=True, timeout=120, input_text=None, env=None):
-    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
-                       input=input_text, env=env)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({r.returncode}): "
-                             f"{r.stdout}{r.stderr}")
-    return r
+    return testutil.sh(*cmd, check=check, timeout=timeout, input_text=input_text, env=env)
 
 
 def wait_for(what, predicate, timeout=90, interval=0.2):
-    """Polls until predicate() is truthy. The timeout only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+    return testutil.wait_for(what, predicate, timeout, interval)
 
 
 class Lab:

@@ -33,8 +33,10 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
 from gateway import Gateway  # noqa: E402
+from testutil import sh, wait_for  # noqa: E402,F401  (other tests import them from here)
 from test_api import LOOSE_LIMITS  # noqa: E402
 
 NODE = GATEWAY = CONTROL = SERVER = None
@@ -61,26 +63,6 @@ while time.time() < deadline:
         s.close()
 sys.exit(1)
 """
-
-
-def sh(*cmd, check=True, ns=None, timeout=60, input_text=None):
-    full = (["ip", "netns", "exec", ns] if ns else []) + [str(c) for c in cmd]
-    r = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input_text)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(full)} failed ({r.returncode}): {r.stdout}{r.stderr}")
-    return r
-
-
-def wait_for(what, predicate, timeout=60, interval=0.1):
-    """Polls until predicate() is truthy. The timeout only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def wg_quick_parts(config):

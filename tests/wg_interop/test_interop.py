@@ -24,6 +24,9 @@ import unittest
 
 BINARY = None  # set from --binary
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from testutil import sh  # noqa: E402
+import testutil  # noqa: E402
 STREAM = os.path.join(HERE, "tcp_stream.py")
 SOCKET_DIR = "/var/run/wireguard"
 
@@ -32,26 +35,8 @@ PORT_B = 51821
 MB = 1 << 20
 
 
-def sh(*cmd, check=True, ns=None, input_text=None, timeout=60):
-    full = (["ip", "netns", "exec", ns] if ns else []) + [str(c) for c in cmd]
-    r = subprocess.run(full, capture_output=True, text=True, input=input_text, timeout=timeout)
-    if check and r.returncode != 0:
-        raise AssertionError(f"{' '.join(full)} failed ({r.returncode}): {r.stdout}{r.stderr}")
-    return r
-
-
 def wait_for(predicate, what, timeout=30.0, interval=0.05):
-    """Polls predicate until it returns a truthy value; fails after timeout.
-
-    The timeout only bounds a hang: no test asserts how fast anything is."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+    return testutil.wait_for(what, predicate, timeout, interval)
 
 
 # ---- pcap (what tcpdump -w writes), just enough for UDP over Ethernet.
