@@ -54,23 +54,6 @@ std::vector<std::string> allowedIps(const store::Session& s) {
   return out;
 }
 
-// Allocation retries: on PostgreSQL two allocations racing for one address
-// end in a unique violation for the loser, which simply tries again.
-// PostgreSQL can lose a race for an address as kAlreadyExists when another
-// writer allocated outside the node lock; the whole create is tried again.
-Result<store::SessionRepository::NewSession> createWithRetry(store::SessionRepository& sessions,
-                                                             const store::Session& s, int64_t limit,
-                                                             const std::string& v4_prefix,
-                                                             const std::string& v6_prefix,
-                                                             core::SystemTime now) {
-  for (int attempt = 0;; ++attempt) {
-    auto created = sessions.createWithAddresses(s, limit, v4_prefix, v6_prefix, now);
-    if (created.ok() || created.error().code != core::Code::kAlreadyExists || attempt == 4) {
-      return created;
-    }
-  }
-}
-
 // The part of a node's tunnel prefix a protocol's sessions get addresses
 // from (see openvpn::wireguardHalf). WireGuard falls back to the whole
 // prefix when it is too small to split; OpenVPN then has no room.
@@ -289,7 +272,7 @@ Result<CreatedSession> SessionService::create(const CreateSessionRequest& reques
     if (auto p = sessionPrefix(out.node.tunnel_ipv6_cidr, is_openvpn); p.ok()) v6_prefix = *p;
   }
   // One transaction: the session exists with its addresses, or not at all.
-  auto created = createWithRetry(store_.sessions(), s, limit, *v4_prefix, v6_prefix, now);
+  auto created = store_.sessions().createWithAddresses(s, limit, *v4_prefix, v6_prefix, now);
   if (!created.ok()) {
     notifyReplaced();
     const core::Error& e = created.error();

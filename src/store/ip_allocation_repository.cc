@@ -1,7 +1,7 @@
 // IpAllocationRepository over SOCI. The (node_id, ip) primary key makes an
 // address unique per node; allocate() picks the lowest free one inside a
-// write transaction, so concurrent allocations on one node serialize (and on
-// PostgreSQL a lost race surfaces as kAlreadyExists, which callers retry).
+// write transaction that first locks the node's row, so concurrent
+// allocations on one node take turns on both backends.
 #include <soci/soci.h>
 
 #include <set>

@@ -119,16 +119,6 @@ class SqlSessionRepository final : public SessionRepository {
     });
   }
 
-  Status createWithinLimit(const Session& session, int64_t max_active) override {
-    return db_.run("sessions.create_within_limit", [&](soci::session& sql) -> Status {
-      Transaction tx(sql, db_.dialect().beginWrite());
-      AUREO_RETURN_IF_ERROR(checkLimitIn(sql, session.user_id, max_active));
-      insert(sql, session);
-      tx.commit();
-      return core::okStatus();
-    });
-  }
-
   Result<NewSession> createWithAddresses(const Session& session, int64_t max_active,
                                          const std::string& ipv4_prefix,
                                          const std::string& ipv6_prefix, SystemTime now) override {

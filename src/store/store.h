@@ -99,12 +99,9 @@ class SessionRepository {
   // Sessions in status pending/connected for the user.
   virtual Result<int64_t> countActiveForUser(const std::string& user_id) = 0;
 
-  // Inserts the session only if the user has fewer than max_active open
-  // sessions, counted and inserted in one write transaction so concurrent
-  // creates cannot overshoot. kFailedPrecondition when at the limit.
-  virtual Status createWithinLimit(const Session& session, int64_t max_active) = 0;
   // Everything a new session needs, in one write transaction, so a session
-  // is created whole or not at all: createWithinLimit's check, the lowest
+  // is created whole or not at all: the user's open sessions counted against
+  // max_active (so concurrent creates cannot overshoot), the lowest
   // free address of ipv4_prefix (and of ipv6_prefix unless empty) allocated
   // to it and stored as its tunnel_ip/tunnel_ipv6, and its node's peer
   // version bumped. kFailedPrecondition at the device limit,

@@ -1361,7 +1361,7 @@ TEST_P(StoreContractTest, NodeTargetedWritesChangeOneThing) {
   EXPECT_EQ(store_->nodes().setStatus("node-no", "online", at(kT0)).error().code, Code::kNotFound);
 }
 
-TEST_P(StoreContractTest, SessionCreateWithinLimitRefusesAtTheLimitEvenConcurrently) {
+TEST_P(StoreContractTest, SessionCreateRefusesAtTheDeviceLimitEvenConcurrently) {
   addUser(makeUser("lim"));
   addNode(makeNode("lim-node"));
   constexpr int kThreads = 8;
@@ -1371,8 +1371,9 @@ TEST_P(StoreContractTest, SessionCreateWithinLimitRefusesAtTheLimitEvenConcurren
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&, i] {
       start.arrive_and_wait();
-      auto st = store_->sessions().createWithinLimit(
-          makeSession("lim" + std::to_string(i), "user-lim", "node-lim-node", ""), 3);
+      auto st = store_->sessions().createWithAddresses(
+          makeSession("lim" + std::to_string(i), "user-lim", "node-lim-node", ""), 3, "10.8.0.0/24",
+          "", at(kT0));
       if (st.ok()) {
         ++ok;
       } else if (st.error().code == Code::kFailedPrecondition) {
@@ -2224,11 +2225,11 @@ TEST_P(PostgresStoreTest, ATransactionWhoseConnectionIsLostBeforeCommitRunsAgain
   raw.sql() << "LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE";
   // Ends at its limit of one session: a second run after a commit would
   // fail, so success means it committed exactly once.
-  core::Status created = core::internalError("not run");
+  core::Result<SessionRepository::NewSession> created = core::internalError("not run");
   std::atomic<bool> finished{false};
   std::thread writer([&] {
-    created = (*store)->sessions().createWithinLimit(
-        makeSession("midway", "user-midway", "node-midway", "10.8.0.2"), 1);
+    created = (*store)->sessions().createWithAddresses(
+        makeSession("midway", "user-midway", "node-midway", ""), 1, "10.8.0.0/24", "", at(kT0));
     finished = true;
   });
   raw.waitFor([&] { return raw.backends("aureo_midway", true) == 1; });
