@@ -11,7 +11,6 @@ suite). Needs root. Run:
   test_node_capabilities.py --node build/bin/aureo-node --gateway build/bin/aureo-gateway \
                             --control build/bin/aureo-control
 """
-import argparse
 import os
 import signal
 import stat
@@ -104,16 +103,5 @@ class NodeCapabilitiesTest(unittest.TestCase):
                                check=False).returncode, 0)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--control", required=True)
-    args, rest = parser.parse_known_args()
-    test_e2e.NODE, test_e2e.GATEWAY, test_e2e.CONTROL = (
-        os.path.abspath(p) for p in (args.node, args.gateway, args.control))
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    test_e2e.run_tests("node", "gateway", "control")

@@ -134,16 +134,5 @@ class NodeResolverTest(unittest.TestCase):
         self.assertNotIn(":53 ", sh("ss", "-lntu", ns=lab.ns_node).stdout)
 
 
-def main():
-    import argparse
-    parser = argparse.ArgumentParser()
-    for flag in ("--node", "--gateway", "--control", "--server"):
-        parser.add_argument(flag, required=True)
-    args, rest = parser.parse_known_args()
-    test_e2e.NODE, test_e2e.GATEWAY, test_e2e.CONTROL, test_e2e.SERVER = (
-        os.path.abspath(p) for p in (args.node, args.gateway, args.control, args.server))
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    test_e2e.run_tests("node", "gateway", "control", "server")

@@ -510,18 +510,18 @@ class AllInOneTest(unittest.TestCase):
                 proc.stdout.close()
 
 
-def main():
-    global NODE, GATEWAY, CONTROL, SERVER
+def run_tests(*binaries):
+    """The main() of the end-to-end test files: a required --NAME flag for
+    each binary they start ("node", "gateway", ...) sets this module's
+    NAME path; the other arguments go to unittest."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--control", required=True)
-    parser.add_argument("--server", required=True)
+    for name in binaries:
+        parser.add_argument("--" + name, required=True)
     args, rest = parser.parse_known_args()
-    NODE, GATEWAY, CONTROL, SERVER = (os.path.abspath(p) for p in
-                                      (args.node, args.gateway, args.control, args.server))
+    for name in binaries:
+        globals()[name.upper()] = os.path.abspath(getattr(args, name))
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
 if __name__ == "__main__":
-    main()
+    run_tests("node", "gateway", "control", "server")

@@ -17,7 +17,6 @@ Run as root:
   test_openvpn_e2e.py --node build/bin/aureo-node --gateway build/bin/aureo-gateway \\
                       --control build/bin/aureo-control [unittest args]
 """
-import argparse
 import os
 import re
 import signal
@@ -305,16 +304,5 @@ class OpenVpnEndToEndTest(unittest.TestCase):
         self.assertEqual(lab.stop(lab.node), 0, lab.tail(lab.node_log))
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--node", required=True)
-    parser.add_argument("--gateway", required=True)
-    parser.add_argument("--control", required=True)
-    args, rest = parser.parse_known_args()
-    test_e2e.NODE, test_e2e.GATEWAY, test_e2e.CONTROL = (
-        os.path.abspath(p) for p in (args.node, args.gateway, args.control))
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    test_e2e.run_tests("node", "gateway", "control")
